@@ -1,0 +1,1 @@
+//! An ASGI framework (work in progress: see issue #5).

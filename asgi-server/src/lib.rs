@@ -1,0 +1,1 @@
+//! A tokio ASGI server (work in progress: see issue #3).
