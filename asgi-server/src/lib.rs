@@ -1,1 +1,4 @@
 //! A tokio ASGI server (work in progress: see issue #3).
+
+mod protocol;
+mod shutdown;

@@ -1,0 +1,3 @@
+//! Protocol implementations: HTTP/1.1, WebSocket (and HTTP/2 later).
+
+pub(crate) mod websocket;
