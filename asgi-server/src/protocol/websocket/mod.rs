@@ -1,31 +1,75 @@
 //! WebSocket connections (RFC 6455) under the ASGI websocket spec.
 //!
-//! PLACEHOLDER owned by the WebSocket work: until it lands, upgrade requests
-//! are answered `501 Not Implemented`. The signature of [`serve`] is the
-//! contract between the HTTP/1.1 connection and this module.
+//! # Layout
+//!
+//! - [`handshake`]: validates the upgrade request and writes the handshake
+//!   responses (101, 400, 403, 426, 500 and the app's denial response).
+//! - [`shared`]: the state the connection shares with its app, behind the
+//!   app's `Receiver` and `Sender`: the receive queue, the send queue and
+//!   their wakers. No channel or task per message.
+//! - [`app_task`]: drives the app's future inside the connection task and
+//!   catches its panics.
+//! - [`conn`]: one connection from the held handshake to the end of the app.
+//! - [`open`]: the accepted connection: frames both ways (by
+//!   `tokio-tungstenite`), pings, close handshake, limits and shutdown.
+//!
+//! The app runs inside the connection's own task: a received message is
+//! handed to it, and its `send` is written and flushed, in the same poll,
+//! without waking another task.
+//!
+//! # Not supported
+//!
+//! permessage-deflate (RFC 7692): `tungstenite` 0.30 has no compression
+//! support, so the extension is never negotiated, whatever
+//! [`WebSocketConfig::per_message_deflate`] says; clients fall back to
+//! uncompressed frames.
+
+mod app_task;
+mod conn;
+mod handshake;
+mod open;
+mod shared;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use asgi_core::{SharedApp, WebSocketScope};
+use asgi_core::{Receiver, Scope, Sender, SharedApp, WebSocketScope};
 use bytes::BytesMut;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 
+use self::app_task::AppTask;
+use self::conn::Connection;
+use self::shared::Shared;
 use crate::shutdown::Shutdown;
 
 /// WebSocket settings (`--ws-*` options).
 #[derive(Debug, Clone)]
 pub struct WebSocketConfig {
     /// `--ws-max-size`: the largest message accepted, in bytes (default 16 MiB).
+    ///
+    /// A larger message (or frame) closes the connection with 1009.
     pub max_size: usize,
     /// `--ws-max-queue`: how many received messages may wait for the app (default 32).
+    ///
+    /// When the queue is full the server stops reading the socket until the
+    /// app receives, so TCP flow control slows the client down. 0 counts as 1.
     pub max_queue: usize,
     /// `--ws-ping-interval`: how often the server pings (default 20 s; `None` disables).
     pub ping_interval: Option<Duration>,
-    /// `--ws-ping-timeout`: how long to wait for a pong (default 20 s).
+    /// `--ws-ping-timeout`: how long to wait for a pong (default 20 s; `None`
+    /// waits forever). Without a pong in time the server closes with 1011.
     pub ping_timeout: Option<Duration>,
     /// `--ws-per-message-deflate`: whether to negotiate permessage-deflate.
+    ///
+    /// Accepted but not negotiated: `tungstenite` 0.30 cannot compress
+    /// frames, so connections are always uncompressed.
     pub per_message_deflate: bool,
+    /// How long to wait for the peer's close frame after the server sent one,
+    /// and for the peer to close the TCP connection after that (default 10 s,
+    /// as the Python `websockets` library that Uvicorn uses).
+    pub close_timeout: Duration,
 }
 
 impl Default for WebSocketConfig {
@@ -36,6 +80,7 @@ impl Default for WebSocketConfig {
             ping_interval: Some(Duration::from_secs(20)),
             ping_timeout: Some(Duration::from_secs(20)),
             per_message_deflate: false,
+            close_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -44,18 +89,31 @@ impl Default for WebSocketConfig {
 ///
 /// `io` is the connection, positioned just after the request head;
 /// `buffered` holds any bytes already read past the head. The handshake
-/// response (101, 403, 426 or the app's denial response) is written here.
+/// response (101, 400, 403, 426, 500 or the app's denial response) is
+/// written here, and the connection is closed when this returns. It returns
+/// once the app has returned and the socket is closed.
 pub(crate) async fn serve<I>(
     mut io: I,
-    _buffered: BytesMut,
-    _scope: WebSocketScope,
-    _app: SharedApp,
-    _config: Arc<WebSocketConfig>,
-    _shutdown: Shutdown,
+    buffered: BytesMut,
+    scope: WebSocketScope,
+    app: SharedApp,
+    config: Arc<WebSocketConfig>,
+    shutdown: Shutdown,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let _ = io
-        .write_all(b"HTTP/1.1 501 Not Implemented\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
-        .await;
+    let key = match handshake::validate(&scope.headers) {
+        Ok(key) => key,
+        Err(rejection) => {
+            tracing::debug!(?rejection, "invalid WebSocket upgrade request");
+            handshake::reject(&mut io, rejection, config.close_timeout).await;
+            return;
+        }
+    };
+    let shared = Arc::new(Shared::new(&scope.extensions, config.max_queue));
+    let receiver = Receiver::new(shared.clone());
+    let sender = Sender::new(shared.clone());
+    let future = app.call(Scope::WebSocket(scope), receiver, sender);
+    let connection = Connection::new(shared, AppTask::new(future), config, shutdown);
+    connection.run(io, buffered, key).await;
 }

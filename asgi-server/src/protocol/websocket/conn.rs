@@ -1,0 +1,276 @@
+//! One WebSocket connection, from the held handshake until the app has returned.
+
+use std::fmt;
+use std::future::{Future, poll_fn};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use asgi_core::http::StatusCode;
+use asgi_core::message::CLOSE_ABNORMAL;
+use asgi_core::{Headers, WebSocketSend};
+use bytes::BytesMut;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig as FrameConfig};
+
+use super::WebSocketConfig;
+use super::app_task::AppTask;
+use super::handshake;
+use super::open;
+use super::shared::Shared;
+use crate::shutdown::Shutdown;
+
+/// The most bytes read past the request head while the handshake is held.
+///
+/// A client must wait for the 101 before sending frames; reading a little
+/// anyway notices a client that gives up (EOF) without buffering a flood.
+const HELD_READ_LIMIT: usize = 64 * 1024;
+
+/// The tungstenite read buffer, allocated per connection.
+const READ_BUFFER_SIZE: usize = 64 * 1024;
+
+/// One connection: the app, the state it shares with the app, and the settings.
+pub(super) struct Connection {
+    pub(super) shared: Arc<Shared>,
+    pub(super) app: AppTask,
+    pub(super) config: Arc<WebSocketConfig>,
+    pub(super) shutdown: Pin<Box<dyn Future<Output = ()> + Send>>,
+    pub(super) shutting_down: bool,
+}
+
+/// How the held handshake ended.
+enum Handshake {
+    /// The 101 is written: frames follow.
+    Accepted,
+    /// A 403, 500 or denial response is written; the connection ends.
+    Refused,
+    /// The peer left before the answer was written.
+    Gone,
+}
+
+/// A denial response (`websocket.http.response.*`) being collected.
+struct Denial {
+    status: StatusCode,
+    headers: Headers,
+    body: BytesMut,
+}
+
+impl Connection {
+    /// A connection whose app has been called but not yet polled.
+    pub(super) fn new(
+        shared: Arc<Shared>,
+        app: AppTask,
+        config: Arc<WebSocketConfig>,
+        mut shutdown: Shutdown,
+    ) -> Self {
+        Self {
+            shared,
+            app,
+            config,
+            shutdown: Box::pin(async move { shutdown.wait().await }),
+            shutting_down: false,
+        }
+    }
+
+    /// Runs the connection to its end and closes `io`.
+    pub(super) async fn run<I>(mut self, mut io: I, mut buffered: BytesMut, key: String)
+    where
+        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        match self.handshake(&mut io, &mut buffered, &key).await {
+            Handshake::Accepted => {}
+            Handshake::Refused | Handshake::Gone => {
+                self.shared.end(CLOSE_ABNORMAL, String::new(), None);
+                let close_timeout = self.config.close_timeout;
+                let closing = handshake::close(&mut io, close_timeout);
+                tokio::join!(closing, self.finish_app());
+                return;
+            }
+        }
+        let frame_config = FrameConfig::default()
+            .read_buffer_size(READ_BUFFER_SIZE)
+            .max_message_size(Some(self.config.max_size))
+            .max_frame_size(Some(self.config.max_size));
+        let mut ws = WebSocketStream::from_partially_read(
+            io,
+            buffered.to_vec(),
+            Role::Server,
+            Some(frame_config),
+        )
+        .await;
+        let ending = open::run(&mut self, &mut ws).await;
+        let close_timeout = self.config.close_timeout;
+        tokio::join!(
+            open::close(&mut ws, ending, close_timeout),
+            self.finish_app()
+        );
+    }
+
+    /// Polls the app until it returns; the socket is closed by then, so
+    /// `receive` gives `websocket.disconnect` and `send` fails.
+    async fn finish_app(&mut self) {
+        poll_fn(|cx| {
+            self.app.poll(&self.shared, cx);
+            if self.app.outcome().is_some() {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+        .await;
+    }
+
+    /// Holds the handshake until the app answers `websocket.connect`, and
+    /// writes the answer.
+    async fn handshake<I>(&mut self, io: &mut I, buffered: &mut BytesMut, key: &str) -> Handshake
+    where
+        I: AsyncRead + AsyncWrite + Unpin,
+    {
+        let mut out = BytesMut::new();
+        let mut answer: Option<Handshake> = None;
+        let mut denial: Option<Denial> = None;
+        poll_fn(|cx| {
+            self.shared.register_connection(cx.waker());
+            loop {
+                let mut progress = self.app.poll(&self.shared, cx);
+                if answer.is_none() && self.app.outcome().is_some() {
+                    // ASGI: the app returned without accepting or closing.
+                    tracing::error!(
+                        "ASGI application returned without answering websocket.connect"
+                    );
+                    self.shared.stop_sending(None);
+                    handshake::write_internal_error(&mut out);
+                    answer = Some(Handshake::Refused);
+                }
+                while answer.is_none() {
+                    let Some(event) = self.shared.take_outgoing() else {
+                        break;
+                    };
+                    progress = true;
+                    answer = self.answer(event, key, &mut out, &mut denial, cx);
+                }
+                if answer.is_some() {
+                    match write_out(io, &mut out, cx) {
+                        Poll::Ready(Ok(())) => {
+                            self.shared.sends_flushed(cx.waker());
+                            return Poll::Ready(answer.take().unwrap_or(Handshake::Refused));
+                        }
+                        Poll::Ready(Err(_)) => return Poll::Ready(Handshake::Gone),
+                        Poll::Pending => {}
+                    }
+                }
+                match read_held(io, buffered, cx) {
+                    Poll::Ready(true) => progress = true,
+                    Poll::Ready(false) => return Poll::Ready(Handshake::Gone),
+                    Poll::Pending => {}
+                }
+                if !progress {
+                    return Poll::Pending;
+                }
+            }
+        })
+        .await
+    }
+
+    /// Handles one message of the app during the handshake; `Some` once
+    /// the answer is in `out`.
+    fn answer(
+        &mut self,
+        event: WebSocketSend,
+        key: &str,
+        out: &mut BytesMut,
+        denial: &mut Option<Denial>,
+        cx: &mut Context<'_>,
+    ) -> Option<Handshake> {
+        match event {
+            WebSocketSend::Accept {
+                subprotocol,
+                headers,
+            } => {
+                handshake::write_accept(out, key, subprotocol.as_deref(), &headers);
+                Some(Handshake::Accepted)
+            }
+            WebSocketSend::Close { .. } => {
+                handshake::write_forbidden(out);
+                Some(Handshake::Refused)
+            }
+            WebSocketSend::HttpResponseStart { status, headers } => {
+                *denial = Some(Denial {
+                    status,
+                    headers,
+                    body: BytesMut::new(),
+                });
+                // Buffered until the last body part, to send a content-length.
+                self.shared.sends_flushed(cx.waker());
+                None
+            }
+            WebSocketSend::HttpResponseBody { body, more_body } => {
+                let Some(denial) = denial else {
+                    // The state machine only lets a body follow a start.
+                    return None;
+                };
+                denial.body.extend_from_slice(&body);
+                if more_body {
+                    self.shared.sends_flushed(cx.waker());
+                    return None;
+                }
+                handshake::write_response(out, denial.status, &denial.headers, &denial.body);
+                Some(Handshake::Refused)
+            }
+            // The state machine allows no data message before accept.
+            WebSocketSend::Send(_) => None,
+        }
+    }
+}
+
+/// Writes and flushes `out`; `Ready(Ok)` once it is empty.
+fn write_out<I>(io: &mut I, out: &mut BytesMut, cx: &mut Context<'_>) -> Poll<std::io::Result<()>>
+where
+    I: AsyncWrite + Unpin,
+{
+    while !out.is_empty() {
+        match Pin::new(&mut *io).poll_write(cx, out) {
+            Poll::Ready(Ok(0)) => return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into())),
+            Poll::Ready(Ok(n)) => {
+                let _ = out.split_to(n);
+            }
+            Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
+            Poll::Pending => return Poll::Pending,
+        }
+    }
+    Pin::new(&mut *io).poll_flush(cx)
+}
+
+/// Reads what arrives while the handshake is held: `Ready(true)` for data,
+/// `Ready(false)` once the peer has gone, `Pending` otherwise (or when the
+/// limit is reached).
+fn read_held<I>(io: &mut I, buffered: &mut BytesMut, cx: &mut Context<'_>) -> Poll<bool>
+where
+    I: AsyncRead + Unpin,
+{
+    if buffered.len() >= HELD_READ_LIMIT {
+        return Poll::Pending;
+    }
+    let mut scratch = [0u8; 4096];
+    let mut buf = ReadBuf::new(&mut scratch);
+    match Pin::new(io).poll_read(cx, &mut buf) {
+        Poll::Ready(Ok(())) if buf.filled().is_empty() => Poll::Ready(false),
+        Poll::Ready(Ok(())) => {
+            buffered.extend_from_slice(buf.filled());
+            Poll::Ready(true)
+        }
+        Poll::Ready(Err(_)) => Poll::Ready(false),
+        Poll::Pending => Poll::Pending,
+    }
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("app", &self.app)
+            .field("config", &self.config)
+            .field("shutting_down", &self.shutting_down)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,337 @@
+//! The opening handshake: request validation and every response the server writes before frames.
+
+use std::time::Duration;
+
+use asgi_core::Headers;
+use asgi_core::http::StatusCode;
+use asgi_core::http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
+use bytes::{BufMut, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+
+/// Why an upgrade request cannot become a WebSocket, before the app is asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Rejection {
+    /// `Sec-WebSocket-Version` is missing or not 13: 426 with the supported version.
+    UnsupportedVersion,
+    /// `Sec-WebSocket-Key` is missing, repeated, or not 16 bytes in base64: 400.
+    InvalidKey,
+}
+
+/// Checks the headers RFC 6455 section 4.2.1 requires beyond the upgrade
+/// itself (which the HTTP/1.1 connection has checked) and returns the key.
+pub(super) fn validate(headers: &Headers) -> Result<String, Rejection> {
+    let version_ok = headers.get_all("sec-websocket-version").any(|value| {
+        value
+            .as_bytes()
+            .split(|&b| b == b',')
+            .any(|v| v.trim_ascii() == b"13")
+    });
+    if !version_ok {
+        return Err(Rejection::UnsupportedVersion);
+    }
+    let mut keys = headers.get_all("sec-websocket-key");
+    let (Some(key), None) = (keys.next(), keys.next()) else {
+        return Err(Rejection::InvalidKey);
+    };
+    let key = key.as_bytes().trim_ascii();
+    if !is_valid_key(key) {
+        return Err(Rejection::InvalidKey);
+    }
+    // ASCII by the check above.
+    Ok(String::from_utf8_lossy(key).into_owned())
+}
+
+/// Whether `key` is the base64 form of 16 bytes: 22 alphabet characters and `==`.
+fn is_valid_key(key: &[u8]) -> bool {
+    key.len() == 24
+        && key[..22]
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
+        && &key[22..] == b"=="
+}
+
+/// Appends the `101 Switching Protocols` response that accepts the connection.
+///
+/// `headers` are the app's extra headers; those the handshake itself owns
+/// are dropped so that the response stays a valid upgrade.
+pub(super) fn write_accept(
+    out: &mut BytesMut,
+    key: &str,
+    subprotocol: Option<&str>,
+    headers: &Headers,
+) {
+    out.put_slice(b"HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-accept: ");
+    out.put_slice(derive_accept_key(key.as_bytes()).as_bytes());
+    out.put_slice(b"\r\n");
+    if let Some(subprotocol) = subprotocol {
+        out.put_slice(b"sec-websocket-protocol: ");
+        out.put_slice(subprotocol.as_bytes());
+        out.put_slice(b"\r\n");
+    }
+    for (name, value) in headers.iter() {
+        // permessage-deflate and other extensions are not implemented, so an
+        // app must not claim them either.
+        if matches!(
+            name.as_str(),
+            "upgrade"
+                | "connection"
+                | "sec-websocket-accept"
+                | "sec-websocket-extensions"
+                | "content-length"
+                | "transfer-encoding"
+        ) {
+            tracing::debug!(
+                header = name.as_str(),
+                "dropped from websocket.accept headers"
+            );
+            continue;
+        }
+        put_header(out, name.as_str(), value.as_bytes());
+    }
+    out.put_slice(b"\r\n");
+}
+
+/// Appends a complete response that ends the connection: `connection: close`
+/// and a `content-length` of `body`, replacing any framing header the app set.
+pub(super) fn write_response(
+    out: &mut BytesMut,
+    status: StatusCode,
+    headers: &Headers,
+    body: &[u8],
+) {
+    out.put_slice(b"HTTP/1.1 ");
+    out.put_slice(status.as_str().as_bytes());
+    out.put_u8(b' ');
+    out.put_slice(status.canonical_reason().unwrap_or("").as_bytes());
+    out.put_slice(b"\r\n");
+    for (name, value) in headers.iter() {
+        if matches!(
+            name.as_str(),
+            "content-length" | "transfer-encoding" | "connection"
+        ) {
+            continue;
+        }
+        put_header(out, name.as_str(), value.as_bytes());
+    }
+    out.put_slice(b"content-length: ");
+    out.put_slice(body.len().to_string().as_bytes());
+    out.put_slice(b"\r\nconnection: close\r\n\r\n");
+    out.put_slice(body);
+}
+
+/// Appends the response for a request rejected before the app was asked.
+pub(super) fn write_rejection(out: &mut BytesMut, rejection: Rejection) {
+    match rejection {
+        Rejection::UnsupportedVersion => write_plain(
+            out,
+            StatusCode::UPGRADE_REQUIRED,
+            Some((
+                HeaderName::from_static("sec-websocket-version"),
+                HeaderValue::from_static("13"),
+            )),
+            b"Unsupported WebSocket version: only 13 is supported\n",
+        ),
+        Rejection::InvalidKey => write_plain(
+            out,
+            StatusCode::BAD_REQUEST,
+            None,
+            b"Missing or invalid Sec-WebSocket-Key header\n",
+        ),
+    }
+}
+
+/// Appends `403 Forbidden`: the app closed before accepting.
+pub(super) fn write_forbidden(out: &mut BytesMut) {
+    write_plain(out, StatusCode::FORBIDDEN, None, b"");
+}
+
+/// Appends `500 Internal Server Error`: the app ended without answering the handshake.
+pub(super) fn write_internal_error(out: &mut BytesMut) {
+    write_plain(
+        out,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        None,
+        b"Internal Server Error\n",
+    );
+}
+
+fn write_plain(
+    out: &mut BytesMut,
+    status: StatusCode,
+    extra: Option<(HeaderName, HeaderValue)>,
+    body: &[u8],
+) {
+    let mut headers = Headers::new();
+    if let Some((name, value)) = extra {
+        headers.push(name, value);
+    }
+    if !body.is_empty() {
+        headers.push(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+    }
+    write_response(out, status, &headers, body);
+}
+
+fn put_header(out: &mut BytesMut, name: &str, value: &[u8]) {
+    out.put_slice(name.as_bytes());
+    out.put_slice(b": ");
+    out.put_slice(value);
+    out.put_slice(b"\r\n");
+}
+
+/// Writes the response for `rejection` and closes the connection.
+pub(super) async fn reject<I>(io: &mut I, rejection: Rejection, linger: Duration)
+where
+    I: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut out = BytesMut::new();
+    write_rejection(&mut out, rejection);
+    let _ = tokio::time::timeout(linger, io.write_all(&out)).await;
+    close(io, linger).await;
+}
+
+/// Closes `io` gracefully: half-closes it, then reads and drops what the
+/// peer still sends until it closes too or `limit` passes.
+///
+/// Dropping a socket with unread input makes the kernel reset the
+/// connection, which can destroy the response or close frame just written
+/// before the peer reads it.
+pub(super) async fn close<I>(io: &mut I, limit: Duration)
+where
+    I: AsyncRead + AsyncWrite + Unpin,
+{
+    let _ = tokio::time::timeout(limit, async {
+        let _ = io.shutdown().await;
+        let mut scratch = [0u8; 2048];
+        while let Ok(1..) = io.read(&mut scratch).await {}
+    })
+    .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(fields: &[(&'static str, &'static str)]) -> Headers {
+        let mut headers = Headers::new();
+        for (name, value) in fields {
+            headers.push(
+                HeaderName::from_static(name),
+                HeaderValue::from_static(value),
+            );
+        }
+        headers
+    }
+
+    #[test]
+    fn requests_are_validated_in_rfc_order() {
+        const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
+        type Case = (
+            &'static [(&'static str, &'static str)],
+            Result<&'static str, Rejection>,
+        );
+        let cases: &[Case] = &[
+            (
+                &[("sec-websocket-version", "13"), ("sec-websocket-key", KEY)],
+                Ok(KEY),
+            ),
+            (
+                &[
+                    ("sec-websocket-version", " 8, 13"),
+                    ("sec-websocket-key", KEY),
+                ],
+                Ok(KEY),
+            ),
+            (
+                &[("sec-websocket-key", KEY)],
+                Err(Rejection::UnsupportedVersion),
+            ),
+            (
+                &[("sec-websocket-version", "8"), ("sec-websocket-key", KEY)],
+                Err(Rejection::UnsupportedVersion),
+            ),
+            (
+                &[("sec-websocket-version", "13")],
+                Err(Rejection::InvalidKey),
+            ),
+            (
+                &[
+                    ("sec-websocket-version", "13"),
+                    ("sec-websocket-key", "short=="),
+                ],
+                Err(Rejection::InvalidKey),
+            ),
+            (
+                &[
+                    ("sec-websocket-version", "13"),
+                    ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ!="),
+                ],
+                Err(Rejection::InvalidKey),
+            ),
+            (
+                &[
+                    ("sec-websocket-version", "13"),
+                    ("sec-websocket-key", KEY),
+                    ("sec-websocket-key", KEY),
+                ],
+                Err(Rejection::InvalidKey),
+            ),
+        ];
+        for (fields, expected) in cases {
+            let result = validate(&headers(fields));
+
+            assert_eq!(result.as_deref(), expected.as_deref(), "{fields:?}");
+        }
+    }
+
+    #[test]
+    fn accept_carries_the_rfc_sample_key_and_drops_owned_headers() {
+        let mut out = BytesMut::new();
+        let extra = headers(&[
+            ("x-extra", "1"),
+            ("sec-websocket-extensions", "permessage-deflate"),
+            ("connection", "close"),
+        ]);
+
+        write_accept(&mut out, "dGhlIHNhbXBsZSBub25jZQ==", Some("chat"), &extra);
+
+        let text = String::from_utf8(out.to_vec()).unwrap();
+        // The sample from RFC 6455 section 1.3.
+        assert_eq!(
+            text,
+            "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n\
+             sec-websocket-accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\
+             sec-websocket-protocol: chat\r\nx-extra: 1\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn version_rejection_names_the_supported_version() {
+        let mut out = BytesMut::new();
+
+        write_rejection(&mut out, Rejection::UnsupportedVersion);
+
+        let text = String::from_utf8(out.to_vec()).unwrap();
+        assert!(
+            text.starts_with("HTTP/1.1 426 Upgrade Required\r\nsec-websocket-version: 13\r\n"),
+            "{text}"
+        );
+        assert!(text.contains("connection: close\r\n"), "{text}");
+    }
+
+    #[test]
+    fn denial_response_replaces_framing_headers() {
+        let mut out = BytesMut::new();
+        let app_headers = headers(&[("content-length", "99"), ("x-why", "auth")]);
+
+        write_response(&mut out, StatusCode::UNAUTHORIZED, &app_headers, b"nope");
+
+        assert_eq!(
+            &out[..],
+            b"HTTP/1.1 401 Unauthorized\r\nx-why: auth\r\ncontent-length: 4\r\nconnection: close\r\n\r\nnope"
+        );
+    }
+}

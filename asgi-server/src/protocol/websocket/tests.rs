@@ -1,0 +1,732 @@
+//! Real sockets on 127.0.0.1: a tiny HTTP/1.1 front reads the upgrade
+//! request head with httparse, builds the scope and calls [`serve`]; the
+//! clients are tokio-tungstenite or raw bytes.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use asgi_core::http::{HeaderName, HeaderValue, StatusCode};
+use asgi_core::{
+    App, Bytes, Headers, ReceiveEvent, Scope, SendError, ServerAddr, SharedApp, WebSocketMessage,
+    WebSocketReceive, WebSocketScope, WebSocketSend, app_fn,
+};
+use bytes::BytesMut;
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+
+use super::{WebSocketConfig, serve};
+use crate::shutdown::{self, ShutdownTrigger};
+
+/// The most any single step of a test may take.
+const LIMIT: Duration = Duration::from_secs(10);
+
+async fn within<F: std::future::Future>(future: F) -> F::Output {
+    tokio::time::timeout(LIMIT, future)
+        .await
+        .expect("test step timed out")
+}
+
+struct Server {
+    addr: SocketAddr,
+    trigger: ShutdownTrigger,
+}
+
+impl Server {
+    fn url(&self) -> String {
+        format!("ws://{}/ws", self.addr)
+    }
+}
+
+async fn start(app: impl App, config: WebSocketConfig) -> Server {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (trigger, shutdown) = shutdown::channel();
+    let app: SharedApp = Arc::new(app);
+    let config = Arc::new(config);
+    tokio::spawn(async move {
+        while let Ok((mut stream, peer)) = listener.accept().await {
+            let (app, config, shutdown) = (app.clone(), config.clone(), shutdown.clone());
+            tokio::spawn(async move {
+                if let Some((scope, buffered)) = read_upgrade(&mut stream, peer, addr).await {
+                    serve(stream, buffered, scope, app, config, shutdown).await;
+                }
+            });
+        }
+    });
+    Server { addr, trigger }
+}
+
+/// Reads the request head (what the HTTP/1.1 connection does before the hand-off).
+async fn read_upgrade(
+    stream: &mut TcpStream,
+    peer: SocketAddr,
+    local: SocketAddr,
+) -> Option<(WebSocketScope, BytesMut)> {
+    let mut buf = BytesMut::with_capacity(4096);
+    loop {
+        if stream.read_buf(&mut buf).await.ok()? == 0 {
+            return None;
+        }
+        let mut fields = [httparse::EMPTY_HEADER; 32];
+        let mut request = httparse::Request::new(&mut fields);
+        let Ok(httparse::Status::Complete(head_len)) = request.parse(&buf) else {
+            continue;
+        };
+        let target = request.path.unwrap_or("/").as_bytes();
+        let mut scope = WebSocketScope::new(Bytes::copy_from_slice(target));
+        for field in request.headers.iter() {
+            let name = HeaderName::from_bytes(field.name.as_bytes()).ok()?;
+            let value = HeaderValue::from_bytes(field.value).ok()?;
+            if name == "sec-websocket-protocol" {
+                let offered = value.to_str().unwrap_or("").split(',');
+                scope
+                    .subprotocols
+                    .extend(offered.map(|p| p.trim().to_owned()));
+            }
+            scope.headers.push(name, value);
+        }
+        scope.client = Some(peer);
+        scope.server = Some(ServerAddr::Tcp(local));
+        scope.extensions.websocket_http_response = true;
+        let buffered = buf.split_off(head_len);
+        return Some((scope, buffered));
+    }
+}
+
+/// What the test app tells the test.
+type Reports = mpsc::UnboundedReceiver<WebSocketReceive>;
+
+/// Accepts (choosing `chat` if offered) and echoes; text commands make it
+/// close, return, fail or panic. Reports the `websocket.disconnect` it gets.
+fn echo_app() -> (impl App, Reports) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let app = app_fn(move |scope, receive, send| {
+        let report = tx.clone();
+        async move {
+            let Scope::WebSocket(scope) = scope else {
+                return Err("websocket only".into());
+            };
+            receive.receive().await?;
+            let subprotocol = scope.subprotocols.iter().find(|p| *p == "chat").cloned();
+            send.send(WebSocketSend::Accept {
+                subprotocol,
+                headers: Headers::new(),
+            })
+            .await?;
+            loop {
+                let message = match receive.receive().await? {
+                    ReceiveEvent::WebSocket(WebSocketReceive::Receive(message)) => message,
+                    ReceiveEvent::WebSocket(other) => {
+                        let _ = report.send(other);
+                        return Ok(());
+                    }
+                    other => return Err(format!("unexpected {other:?}").into()),
+                };
+                match &message {
+                    WebSocketMessage::Text(text) if text.starts_with("close ") => {
+                        let mut parts = text.splitn(3, ' ').skip(1);
+                        let code = parts.next().and_then(|c| c.parse().ok()).unwrap_or(1000);
+                        let reason = parts.next().unwrap_or("").to_owned();
+                        send.send(WebSocketSend::Close { code, reason }).await?;
+                    }
+                    WebSocketMessage::Text(text) if text == "return" => return Ok(()),
+                    WebSocketMessage::Text(text) if text == "fail" => return Err("failed".into()),
+                    WebSocketMessage::Text(text) if text == "panic" => panic!("test panic"),
+                    _ => send.send(WebSocketSend::Send(message)).await?,
+                }
+            }
+        }
+    });
+    (app, rx)
+}
+
+async fn next_report(reports: &mut Reports) -> WebSocketReceive {
+    within(reports.recv())
+        .await
+        .expect("the app reported nothing")
+}
+
+fn disconnect(code: u16, reason: &str) -> WebSocketReceive {
+    WebSocketReceive::Disconnect {
+        code,
+        reason: reason.to_owned(),
+    }
+}
+
+type Client = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
+
+async fn connect(server: &Server) -> Client {
+    within(tokio_tungstenite::connect_async(server.url()))
+        .await
+        .unwrap()
+        .0
+}
+
+/// The next message that is not a ping or pong.
+async fn next_message(client: &mut Client) -> Message {
+    loop {
+        match within(client.next()).await {
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            Some(Ok(message)) => return message,
+            other => panic!("expected a message, got {other:?}"),
+        }
+    }
+}
+
+async fn expect_close(client: &mut Client, code: u16) -> CloseFrame {
+    match next_message(client).await {
+        Message::Close(Some(frame)) if u16::from(frame.code) == code => frame,
+        other => panic!("expected close {code}, got {other:?}"),
+    }
+}
+
+const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
+
+fn upgrade_request(version: &str, extra: &str) -> String {
+    format!(
+        "GET /ws HTTP/1.1\r\nHost: test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: {version}\r\n{extra}\r\n"
+    )
+}
+
+/// Sends `request` and reads everything until the server closes.
+async fn roundtrip(addr: SocketAddr, request: &[u8]) -> String {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request).await.unwrap();
+    let mut reply = Vec::new();
+    within(stream.read_to_end(&mut reply)).await.unwrap();
+    String::from_utf8_lossy(&reply).into_owned()
+}
+
+/// Upgrades a raw socket (sending `early` right after the request) and
+/// returns it positioned after the 101 head.
+async fn raw_connect(addr: SocketAddr, early: &[u8]) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let mut request = upgrade_request("13", "").into_bytes();
+    request.extend_from_slice(early);
+    stream.write_all(&request).await.unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let byte = within(stream.read_u8()).await.unwrap();
+        head.push(byte);
+    }
+    let head = String::from_utf8_lossy(&head);
+    assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+    stream
+}
+
+/// A client frame; masked unless `masked` is false.
+fn frame(fin: bool, opcode: u8, payload: &[u8], masked: bool) -> Vec<u8> {
+    let mut out = vec![(u8::from(fin) << 7) | opcode];
+    let mask_bit = if masked { 0x80 } else { 0 };
+    match payload.len() {
+        len @ 0..=125 => out.push(mask_bit | len as u8),
+        len @ 126..=0xFFFF => {
+            out.push(mask_bit | 126);
+            out.extend_from_slice(&(len as u16).to_be_bytes());
+        }
+        len => {
+            out.push(mask_bit | 127);
+            out.extend_from_slice(&(len as u64).to_be_bytes());
+        }
+    }
+    if masked {
+        let key = [0x12, 0x34, 0x56, 0x78];
+        out.extend_from_slice(&key);
+        out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+    } else {
+        out.extend_from_slice(payload);
+    }
+    out
+}
+
+/// Reads one server frame: `(opcode, payload)`, or `None` at EOF.
+async fn read_frame(stream: &mut TcpStream) -> Option<(u8, Vec<u8>)> {
+    let mut head = [0u8; 2];
+    within(stream.read_exact(&mut head)).await.ok()?;
+    assert_eq!(head[1] & 0x80, 0, "server frames are not masked");
+    let len = match head[1] & 0x7F {
+        126 => u64::from(within(stream.read_u16()).await.ok()?),
+        127 => within(stream.read_u64()).await.ok()?,
+        len => u64::from(len),
+    };
+    let mut payload = vec![0u8; usize::try_from(len).ok()?];
+    within(stream.read_exact(&mut payload)).await.ok()?;
+    Some((head[0] & 0x0F, payload))
+}
+
+/// Reads frames until a close frame and returns its code.
+async fn read_close_code(stream: &mut TcpStream) -> u16 {
+    loop {
+        match read_frame(stream).await {
+            Some((0x8, payload)) if payload.len() >= 2 => {
+                return u16::from_be_bytes([payload[0], payload[1]]);
+            }
+            Some((0x9 | 0xA, _)) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    }
+}
+
+fn quiet() -> WebSocketConfig {
+    WebSocketConfig {
+        ping_interval: None,
+        close_timeout: Duration::from_secs(2),
+        ..WebSocketConfig::default()
+    }
+}
+
+#[tokio::test]
+async fn echo_text_and_binary() {
+    let (app, mut reports) = echo_app();
+    let server = start(app, quiet()).await;
+    let mut client = connect(&server).await;
+
+    client.send(Message::text("hello")).await.unwrap();
+    client
+        .send(Message::binary(vec![0u8, 1, 2, 255]))
+        .await
+        .unwrap();
+
+    assert_eq!(next_message(&mut client).await, Message::text("hello"));
+    assert_eq!(
+        next_message(&mut client).await,
+        Message::binary(vec![0u8, 1, 2, 255])
+    );
+    client.close(None).await.unwrap();
+    assert_eq!(next_report(&mut reports).await, disconnect(1005, ""));
+}
+
+#[tokio::test]
+async fn frames_sent_with_the_request_are_not_lost() {
+    let (app, _reports) = echo_app();
+    let server = start(app, quiet()).await;
+
+    let mut stream = raw_connect(server.addr, &frame(true, 0x1, b"early", true)).await;
+
+    assert_eq!(
+        read_frame(&mut stream).await,
+        Some((0x1, b"early".to_vec()))
+    );
+}
+
+#[tokio::test]
+async fn fragmented_message_is_reassembled() {
+    let (app, _reports) = echo_app();
+    let server = start(app, quiet()).await;
+    let mut stream = raw_connect(server.addr, b"").await;
+
+    stream
+        .write_all(&frame(false, 0x1, b"hel", true))
+        .await
+        .unwrap();
+    stream
+        .write_all(&frame(true, 0x9, b"mid", true))
+        .await
+        .unwrap();
+    stream
+        .write_all(&frame(true, 0x0, b"lo", true))
+        .await
+        .unwrap();
+
+    assert_eq!(read_frame(&mut stream).await, Some((0xA, b"mid".to_vec())));
+    assert_eq!(
+        read_frame(&mut stream).await,
+        Some((0x1, b"hello".to_vec()))
+    );
+}
+
+#[tokio::test]
+async fn ping_from_the_client_gets_a_pong() {
+    let (app, _reports) = echo_app();
+    let server = start(app, quiet()).await;
+    let mut client = connect(&server).await;
+
+    client.send(Message::Ping("p1".into())).await.unwrap();
+
+    match within(client.next()).await {
+        Some(Ok(Message::Pong(payload))) => assert_eq!(&payload[..], b"p1"),
+        other => panic!("expected a pong, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn server_pings_and_closes_with_1011_without_a_pong() {
+    let (app, mut reports) = echo_app();
+    let config = WebSocketConfig {
+        ping_interval: Some(Duration::from_millis(50)),
+        ping_timeout: Some(Duration::from_millis(100)),
+        ..quiet()
+    };
+    let server = start(app, config).await;
+    let mut stream = raw_connect(server.addr, b"").await;
+
+    let (opcode, _) = read_frame(&mut stream).await.unwrap();
+
+    assert_eq!(opcode, 0x9);
+    assert_eq!(read_close_code(&mut stream).await, 1011);
+    assert_eq!(next_report(&mut reports).await, disconnect(1006, ""));
+}
+
+#[tokio::test]
+async fn a_client_that_answers_pings_stays_connected() {
+    let (app, _reports) = echo_app();
+    let config = WebSocketConfig {
+        ping_interval: Some(Duration::from_millis(20)),
+        ping_timeout: Some(Duration::from_millis(200)),
+        ..quiet()
+    };
+    let server = start(app, config).await;
+    let mut stream = raw_connect(server.addr, b"").await;
+
+    for _ in 0..3 {
+        let (opcode, payload) = read_frame(&mut stream).await.unwrap();
+        assert_eq!(opcode, 0x9);
+        stream
+            .write_all(&frame(true, 0xA, &payload, true))
+            .await
+            .unwrap();
+    }
+    stream
+        .write_all(&frame(true, 0x1, b"still here", true))
+        .await
+        .unwrap();
+
+    loop {
+        let (opcode, payload) = read_frame(&mut stream).await.unwrap();
+        match opcode {
+            0x9 => continue,
+            _ => {
+                assert_eq!((opcode, payload), (0x1, b"still here".to_vec()));
+                break;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn client_close_code_and_reason_reach_the_app() {
+    let (app, mut reports) = echo_app();
+    let server = start(app, quiet()).await;
+    let mut client = connect(&server).await;
+
+    client
+        .close(Some(CloseFrame {
+            code: CloseCode::from(4001),
+            reason: "bye".into(),
+        }))
+        .await
+        .unwrap();
+
+    assert_eq!(next_report(&mut reports).await, disconnect(4001, "bye"));
+    expect_close(&mut client, 4001).await;
+}
+
+#[tokio::test]
+async fn app_close_code_and_reason_reach_the_client() {
+    let (app, mut reports) = echo_app();
+    let server = start(app, quiet()).await;
+    let mut client = connect(&server).await;
+
+    client.send(Message::text("close 4002 done")).await.unwrap();
+
+    let frame = expect_close(&mut client, 4002).await;
+    assert_eq!(frame.reason.as_str(), "done");
+    // Polling the client sends its echo of the close frame; then the server
+    // closes the TCP connection.
+    assert!(within(client.next()).await.is_none());
+    // The echo is what the app is told.
+    assert_eq!(next_report(&mut reports).await, disconnect(4002, "done"));
+}
+
+#[tokio::test]
+async fn app_ending_without_close_closes_for_it() {
+    for (command, code) in [("return", 1000), ("fail", 1011), ("panic", 1011)] {
+        let (app, _reports) = echo_app();
+        let server = start(app, quiet()).await;
+        let mut client = connect(&server).await;
+
+        client.send(Message::text(command)).await.unwrap();
+
+        expect_close(&mut client, code).await;
+    }
+}
+
+#[tokio::test]
+async fn app_returning_before_accept_is_500() {
+    let app = app_fn(|_scope, receive, _send| async move {
+        receive.receive().await?;
+        Ok(())
+    });
+    let server = start(app, quiet()).await;
+
+    let reply = roundtrip(server.addr, upgrade_request("13", "").as_bytes()).await;
+
+    assert!(
+        reply.starts_with("HTTP/1.1 500 Internal Server Error\r\n"),
+        "{reply}"
+    );
+}
+
+#[tokio::test]
+async fn close_before_accept_is_403() {
+    let (tx, mut reports) = mpsc::unbounded_channel();
+    let app = app_fn(move |_scope, receive, send| {
+        let report = tx.clone();
+        async move {
+            receive.receive().await?;
+            send.send(WebSocketSend::close(1000)).await?;
+            if let ReceiveEvent::WebSocket(event) = receive.receive().await? {
+                let _ = report.send(event);
+            }
+            Ok(())
+        }
+    });
+    let server = start(app, quiet()).await;
+
+    let result = within(tokio_tungstenite::connect_async(server.url())).await;
+
+    match result {
+        Err(WsError::Http(response)) => assert_eq!(response.status(), StatusCode::FORBIDDEN),
+        other => panic!("expected a 403, got {other:?}"),
+    }
+    assert_eq!(next_report(&mut reports).await, disconnect(1006, ""));
+}
+
+#[tokio::test]
+async fn denial_response_is_sent_and_the_connection_closed() {
+    let app = app_fn(|_scope, receive, send| async move {
+        receive.receive().await?;
+        let headers = Headers::new().with(
+            HeaderName::from_static("x-reason"),
+            HeaderValue::from_static("token"),
+        );
+        send.send(WebSocketSend::HttpResponseStart {
+            status: StatusCode::UNAUTHORIZED,
+            headers,
+        })
+        .await?;
+        for (part, more_body) in [("no ", true), ("token", false)] {
+            send.send(WebSocketSend::HttpResponseBody {
+                body: Bytes::from_static(part.as_bytes()),
+                more_body,
+            })
+            .await?;
+        }
+        Ok(())
+    });
+    let server = start(app, quiet()).await;
+
+    let reply = roundtrip(server.addr, upgrade_request("13", "").as_bytes()).await;
+
+    assert_eq!(
+        reply,
+        "HTTP/1.1 401 Unauthorized\r\nx-reason: token\r\ncontent-length: 8\r\n\
+         connection: close\r\n\r\nno token"
+    );
+}
+
+#[tokio::test]
+async fn wrong_version_is_426_and_missing_key_is_400() {
+    let (app, mut reports) = echo_app();
+    let server = start(app, quiet()).await;
+    let no_key = "GET /ws HTTP/1.1\r\nHost: test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                  Sec-WebSocket-Version: 13\r\n\r\n";
+
+    let wrong_version = roundtrip(server.addr, upgrade_request("8", "").as_bytes()).await;
+    let missing_key = roundtrip(server.addr, no_key.as_bytes()).await;
+
+    assert!(
+        wrong_version.starts_with("HTTP/1.1 426 Upgrade Required\r\n"),
+        "{wrong_version}"
+    );
+    assert!(
+        wrong_version.contains("\r\nsec-websocket-version: 13\r\n"),
+        "{wrong_version}"
+    );
+    assert!(
+        missing_key.starts_with("HTTP/1.1 400 Bad Request\r\n"),
+        "{missing_key}"
+    );
+    // The app was never called.
+    assert!(reports.try_recv().is_err());
+}
+
+#[tokio::test]
+async fn subprotocol_is_negotiated() {
+    let (app, _reports) = echo_app();
+    let server = start(app, quiet()).await;
+    let mut request = server.url().into_client_request().unwrap();
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        HeaderValue::from_static("superchat, chat"),
+    );
+
+    let (_client, response) = within(tokio_tungstenite::connect_async(request))
+        .await
+        .unwrap();
+
+    assert_eq!(
+        response.headers().get("sec-websocket-protocol").unwrap(),
+        "chat"
+    );
+}
+
+#[tokio::test]
+async fn oversize_message_is_closed_with_1009() {
+    let (app, mut reports) = echo_app();
+    let config = WebSocketConfig {
+        max_size: 1024,
+        ..quiet()
+    };
+    let server = start(app, config).await;
+    let mut client = connect(&server).await;
+
+    client.send(Message::binary(vec![7u8; 1024])).await.unwrap();
+    client.send(Message::binary(vec![7u8; 1025])).await.unwrap();
+
+    assert_eq!(next_message(&mut client).await.len(), 1024);
+    expect_close(&mut client, 1009).await;
+    assert_eq!(next_report(&mut reports).await, disconnect(1009, ""));
+}
+
+#[tokio::test]
+async fn oversize_fragmented_message_is_closed_with_1009() {
+    let (app, _reports) = echo_app();
+    let config = WebSocketConfig {
+        max_size: 1024,
+        ..quiet()
+    };
+    let server = start(app, config).await;
+    let mut stream = raw_connect(server.addr, b"").await;
+
+    stream
+        .write_all(&frame(false, 0x2, &[1u8; 1000], true))
+        .await
+        .unwrap();
+    stream
+        .write_all(&frame(true, 0x0, &[1u8; 100], true))
+        .await
+        .unwrap();
+
+    assert_eq!(read_close_code(&mut stream).await, 1009);
+}
+
+#[tokio::test]
+async fn protocol_violations_get_their_rfc_close_codes() {
+    let cases: [(&str, Vec<u8>, u16); 4] = [
+        (
+            "invalid UTF-8",
+            frame(true, 0x1, &[0x66, 0xFF, 0xFE], true),
+            1007,
+        ),
+        ("unmasked frame", frame(true, 0x1, b"plain", false), 1002),
+        ("reserved opcode", frame(true, 0x3, b"x", true), 1002),
+        ("continuation first", frame(true, 0x0, b"x", true), 1002),
+    ];
+    for (name, bytes, code) in cases {
+        let (app, mut reports) = echo_app();
+        let server = start(app, quiet()).await;
+        let mut stream = raw_connect(server.addr, b"").await;
+
+        stream.write_all(&bytes).await.unwrap();
+
+        assert_eq!(read_close_code(&mut stream).await, code, "{name}");
+        assert_eq!(
+            next_report(&mut reports).await,
+            disconnect(code, ""),
+            "{name}"
+        );
+        // The server closes the TCP connection after the close frame.
+        assert_eq!(read_frame(&mut stream).await, None, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn close_without_a_code_is_reported_as_1005_and_a_drop_as_1006() {
+    let (app, mut reports) = echo_app();
+    let server = start(app, quiet()).await;
+    let mut clean = raw_connect(server.addr, b"").await;
+    let dropped = raw_connect(server.addr, b"").await;
+
+    clean.write_all(&frame(true, 0x8, b"", true)).await.unwrap();
+    let first = next_report(&mut reports).await;
+    drop(dropped);
+    let second = next_report(&mut reports).await;
+
+    assert_eq!(first, disconnect(1005, ""));
+    assert_eq!(second, disconnect(1006, ""));
+}
+
+#[tokio::test]
+async fn two_hundred_concurrent_sockets_echo() {
+    let (app, _reports) = echo_app();
+    let server = Arc::new(start(app, quiet()).await);
+
+    let clients = (0..200).map(|i| {
+        let server = server.clone();
+        tokio::spawn(async move {
+            let mut client = connect(&server).await;
+            for j in 0..5 {
+                let text = format!("{i}-{j}");
+                client.send(Message::text(text.clone())).await.unwrap();
+                assert_eq!(next_message(&mut client).await, Message::text(text));
+            }
+            client.close(None).await.unwrap();
+        })
+    });
+    let results = within(futures_util::future::join_all(clients)).await;
+
+    for result in results {
+        result.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn graceful_shutdown_closes_with_1001_and_tells_the_app() {
+    let (app, mut reports) = echo_app();
+    let server = start(app, quiet()).await;
+    let mut client = connect(&server).await;
+    client.send(Message::text("up")).await.unwrap();
+    assert_eq!(next_message(&mut client).await, Message::text("up"));
+
+    server.trigger.trigger();
+
+    expect_close(&mut client, 1001).await;
+    assert!(within(client.next()).await.is_none());
+    assert_eq!(
+        next_report(&mut reports).await,
+        disconnect(1001, "Server shutting down")
+    );
+}
+
+#[tokio::test]
+async fn send_after_the_client_left_is_disconnected() {
+    let (tx, mut results) = mpsc::unbounded_channel();
+    let app = app_fn(move |_scope, receive, send| {
+        let report = tx.clone();
+        async move {
+            receive.receive().await?;
+            send.send(WebSocketSend::accept()).await?;
+            let event = receive.receive().await?;
+            let sent = send.send(WebSocketSend::message("too late")).await;
+            let _ = report.send((event, sent));
+            Ok(())
+        }
+    });
+    let server = start(app, quiet()).await;
+    let mut client = connect(&server).await;
+
+    client.close(None).await.unwrap();
+
+    let (event, sent) = within(results.recv()).await.unwrap();
+    assert_eq!(event.kind(), "websocket.disconnect");
+    assert_eq!(sent, Err(SendError::Disconnected));
+}
