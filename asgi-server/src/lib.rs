@@ -1,4 +1,65 @@
-//! A tokio ASGI server (work in progress: see issue #3).
+//! A tokio ASGI server: the Uvicorn of this stack.
+//!
+//! It serves any [`asgi_core::App`] over HTTP/1.1 (an own sans-IO codec on
+//! `httparse`) and WebSocket, runs the lifespan protocol, and shuts down
+//! gracefully. Every app binary gets Uvicorn's command line through [`run`].
+//!
+//! # Example
+//!
+//! ```no_run
+//! use asgi_core::{app_fn, Headers, HttpSend, Scope};
+//! use http::StatusCode;
+//!
+//! fn main() -> std::process::ExitCode {
+//!     let app = app_fn(|scope, _receive, send| async move {
+//!         let Scope::Http(_) = scope else { return Err("unsupported scope".into()) };
+//!         send.send(HttpSend::start(StatusCode::OK, Headers::new())).await?;
+//!         send.send(HttpSend::body("Hello, world!")).await?;
+//!         Ok(())
+//!     });
+//!     asgi_server::run(app) // --host, --port, --lifespan, ... and ASGI_* variables
+//! }
+//! ```
+//!
+//! For tests and embedding, bind first and keep a handle:
+//!
+//! ```no_run
+//! # async fn demo(app: impl asgi_core::App) -> Result<(), asgi_server::Error> {
+//! let mut config = asgi_server::Config::default();
+//! config.port = 0;
+//! let bound = asgi_server::Server::new(config).bind().await?;
+//! let addr = bound.local_addr();
+//! let handle = bound.handle();
+//! let server = tokio::spawn(bound.serve(app));
+//! // ... talk to `addr` ...
+//! handle.shutdown();
+//! # Ok(()) }
+//! ```
+//!
+//! # Layout
+//!
+//! - `config`: [`Config`], the settings; `cli`: [`ServerArgs`] and [`run`].
+//! - `server`: bind, lifespan startup, the accept loop, graceful shutdown.
+//! - `lifespan`: the lifespan exchange; `shutdown`: the signal every connection watches.
+//! - `protocol::http::h1`: `decode`/`encode` (sans-IO codec), `cycle` (one
+//!   request/response), `conn` (the connection task).
+//! - `protocol::websocket`: WebSocket connections after the upgrade.
 
+mod cli;
+mod config;
+mod error;
+mod lifespan;
+mod listener;
 mod protocol;
+mod server;
 mod shutdown;
+
+pub use self::cli::{
+    EXIT_STARTUP_FAILURE, HttpArg, LifespanArg, LogLevelArg, RuntimeArg, ServerArgs, init_logging,
+    run, run_with, serve_blocking,
+};
+pub use self::config::{
+    Config, ForwardedAllowIps, HttpMode, LifespanMode, LogLevel, RuntimeFlavor, WebSocketConfig,
+};
+pub use self::error::Error;
+pub use self::server::{BoundServer, Server, ServerHandle};

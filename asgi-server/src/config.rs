@@ -1,0 +1,307 @@
+//! Server settings: what the command line and `ASGI_*` variables set.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use http::header::{HeaderName, HeaderValue};
+
+pub use crate::protocol::websocket::WebSocketConfig;
+
+/// Every setting of a [`Server`](crate::Server).
+///
+/// Start from [`Config::default`] (Uvicorn's defaults) and set fields, or get
+/// one from the command line with [`ServerArgs::into_config`](crate::ServerArgs::into_config).
+///
+/// # Example
+///
+/// ```
+/// let mut config = asgi_server::Config::default();
+/// config.port = 0; // any free port, as tests want
+/// config.access_log = false;
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Config {
+    /// `--host`: the address to bind (default `127.0.0.1`).
+    pub host: String,
+    /// `--port`: the TCP port to bind (default 8000; 0 picks a free one).
+    pub port: u16,
+    /// `--uds`: bind a Unix domain socket at this path instead of TCP.
+    pub uds: Option<PathBuf>,
+    /// `--fd`: serve on an already-bound listening socket inherited as this descriptor.
+    pub fd: Option<i32>,
+    /// `--backlog`: the listen queue length (default 2048).
+    pub backlog: u32,
+    /// `--http`: which HTTP protocols to speak.
+    pub http: HttpMode,
+    /// `--lifespan`: whether to run the ASGI lifespan protocol.
+    pub lifespan: LifespanMode,
+    /// `--root-path`: the scope's `root_path` (where the app is mounted behind a proxy).
+    pub root_path: String,
+    /// `--proxy-headers`: take the client address and scheme from
+    /// `X-Forwarded-For` and `X-Forwarded-Proto` when the peer is trusted (default on).
+    pub proxy_headers: bool,
+    /// `--forwarded-allow-ips`: the peers trusted for proxy headers (default `127.0.0.1`).
+    pub forwarded_allow_ips: ForwardedAllowIps,
+    /// `--server-header`: send `server: asgi-server` (default on).
+    pub server_header: bool,
+    /// `--date-header`: send `Date` (default on).
+    pub date_header: bool,
+    /// `--header`: fields added to every response.
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// `--limit-concurrency`: answer 503 once this many connections, or this many
+    /// requests in flight, are reached (default: no limit).
+    pub limit_concurrency: Option<usize>,
+    /// `--limit-max-requests`: shut down gracefully after this many requests.
+    pub limit_max_requests: Option<u64>,
+    /// `--limit-request-head`: the largest request head in bytes (default 64 KiB).
+    pub limit_request_head: usize,
+    /// `--limit-request-body`: the largest request body in bytes (default: no limit).
+    pub limit_request_body: Option<u64>,
+    /// `--timeout-keep-alive`: close idle keep-alive connections after this (default 5 s).
+    pub timeout_keep_alive: Duration,
+    /// `--timeout-request-head`: close connections whose request head is not
+    /// complete within this (default 10 s).
+    pub timeout_request_head: Duration,
+    /// `--timeout-graceful-shutdown`: cancel what is still running this long
+    /// after shutdown began (default 30 s; `None` waits for ever).
+    pub timeout_graceful_shutdown: Option<Duration>,
+    /// `--access-log`: log one line per request (default on).
+    pub access_log: bool,
+    /// `--log-level`: used by [`run_with`](crate::run_with) to set up logging.
+    pub log_level: LogLevel,
+    /// `--runtime`: used by [`run_with`](crate::run_with) to build the tokio runtime.
+    pub runtime: RuntimeFlavor,
+    /// `--threads`: worker threads of the multi-thread runtime (default: one per core).
+    pub threads: Option<usize>,
+    /// `--ws-*`: WebSocket settings.
+    pub websocket: WebSocketConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".into(),
+            port: 8000,
+            uds: None,
+            fd: None,
+            backlog: 2048,
+            http: HttpMode::Auto,
+            lifespan: LifespanMode::Auto,
+            root_path: String::new(),
+            proxy_headers: true,
+            forwarded_allow_ips: ForwardedAllowIps::default(),
+            server_header: true,
+            date_header: true,
+            headers: Vec::new(),
+            limit_concurrency: None,
+            limit_max_requests: None,
+            limit_request_head: 64 * 1024,
+            limit_request_body: None,
+            timeout_keep_alive: Duration::from_secs(5),
+            timeout_request_head: Duration::from_secs(10),
+            timeout_graceful_shutdown: Some(Duration::from_secs(30)),
+            access_log: true,
+            log_level: LogLevel::Info,
+            runtime: RuntimeFlavor::MultiThread,
+            threads: None,
+            websocket: WebSocketConfig::default(),
+        }
+    }
+}
+
+/// `--http`: which HTTP protocols a connection may speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum HttpMode {
+    /// Detect the protocol per connection. Only HTTP/1.1 exists so far; HTTP/2
+    /// (detected by its preface) arrives with the next issue.
+    #[default]
+    Auto,
+    /// HTTP/1.1 only.
+    H1,
+}
+
+/// `--lifespan`: whether to run the ASGI lifespan protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LifespanMode {
+    /// Run it; an app that fails on the lifespan scope is taken not to support it.
+    #[default]
+    Auto,
+    /// Run it; an app error during startup is fatal.
+    On,
+    /// Do not run it.
+    Off,
+}
+
+/// `--runtime`: which tokio runtime [`run_with`](crate::run_with) builds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RuntimeFlavor {
+    /// A work-stealing pool of `--threads` workers.
+    #[default]
+    MultiThread,
+    /// Everything on the calling thread.
+    CurrentThread,
+}
+
+/// `--log-level`, with Uvicorn's names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub enum LogLevel {
+    /// `critical`: only what stops the server (shown as errors).
+    Critical,
+    /// `error`.
+    Error,
+    /// `warning`.
+    Warning,
+    /// `info` (the default).
+    #[default]
+    Info,
+    /// `debug`.
+    Debug,
+    /// `trace`.
+    Trace,
+}
+
+impl LogLevel {
+    /// The `tracing` filter directive for this level.
+    pub fn as_filter(self) -> &'static str {
+        match self {
+            LogLevel::Critical | LogLevel::Error => "error",
+            LogLevel::Warning => "warn",
+            LogLevel::Info => "info",
+            LogLevel::Debug => "debug",
+            LogLevel::Trace => "trace",
+        }
+    }
+}
+
+/// `--forwarded-allow-ips`: which peers may set `X-Forwarded-*`.
+///
+/// Parsed from a comma-separated list of IP addresses and CIDR networks, or `*` for any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForwardedAllowIps {
+    any: bool,
+    networks: Vec<(IpAddr, u8)>,
+}
+
+impl Default for ForwardedAllowIps {
+    fn default() -> Self {
+        Self {
+            any: false,
+            networks: vec![(IpAddr::from([127, 0, 0, 1]), 32)],
+        }
+    }
+}
+
+impl ForwardedAllowIps {
+    /// Trusts every peer (`*`).
+    pub fn any() -> Self {
+        Self {
+            any: true,
+            networks: Vec::new(),
+        }
+    }
+
+    /// Parses `"127.0.0.1, 10.0.0.0/8, ::1"` or `"*"`.
+    ///
+    /// # Errors
+    ///
+    /// A message naming the entry that is not an address or network.
+    pub fn parse(list: &str) -> Result<Self, String> {
+        let mut out = Self {
+            any: false,
+            networks: Vec::new(),
+        };
+        for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            if entry == "*" {
+                out.any = true;
+                continue;
+            }
+            let (addr, prefix) = match entry.split_once('/') {
+                Some((addr, prefix)) => (addr, Some(prefix)),
+                None => (entry, None),
+            };
+            let addr: IpAddr = addr
+                .parse()
+                .map_err(|_| format!("not an IP address or network: {entry:?}"))?;
+            let max = if addr.is_ipv4() { 32 } else { 128 };
+            let prefix = match prefix {
+                Some(p) => p
+                    .parse::<u8>()
+                    .ok()
+                    .filter(|&p| p <= max)
+                    .ok_or_else(|| format!("bad network prefix: {entry:?}"))?,
+                None => max,
+            };
+            out.networks.push((addr, prefix));
+        }
+        Ok(out)
+    }
+
+    /// Whether `ip` is trusted.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        self.any
+            || self
+                .networks
+                .iter()
+                .any(|&(net, prefix)| in_network(ip, net, prefix))
+    }
+}
+
+fn in_network(ip: IpAddr, net: IpAddr, prefix: u8) -> bool {
+    let ip = match (ip, net) {
+        (IpAddr::V6(v6), IpAddr::V4(_)) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => return false,
+        },
+        _ => ip,
+    };
+    match (ip, net) {
+        (IpAddr::V4(a), IpAddr::V4(b)) => mask_eq(
+            u128::from(u32::from(a)),
+            u128::from(u32::from(b)),
+            prefix,
+            32,
+        ),
+        (IpAddr::V6(a), IpAddr::V6(b)) => mask_eq(u128::from(a), u128::from(b), prefix, 128),
+        _ => false,
+    }
+}
+
+fn mask_eq(a: u128, b: u128, prefix: u8, bits: u8) -> bool {
+    if prefix == 0 {
+        return true;
+    }
+    let shift = u32::from(bits - prefix);
+    (a >> shift) == (b >> shift)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarded_allow_ips_matches_addresses_and_networks() {
+        let allow = ForwardedAllowIps::parse("127.0.0.1, 10.0.0.0/8, fd00::/8").unwrap();
+        let cases = [
+            ("127.0.0.1", true),
+            ("127.0.0.2", false),
+            ("10.1.2.3", true),
+            ("11.0.0.1", false),
+            ("fd12::1", true),
+            ("::1", false),
+            ("::ffff:10.9.9.9", true),
+        ];
+        for (ip, trusted) in cases {
+            assert_eq!(allow.contains(ip.parse().unwrap()), trusted, "{ip}");
+        }
+        assert!(
+            ForwardedAllowIps::parse("*")
+                .unwrap()
+                .contains("8.8.8.8".parse().unwrap())
+        );
+        assert!(ForwardedAllowIps::parse("nope").is_err());
+        assert!(ForwardedAllowIps::parse("10.0.0.0/33").is_err());
+    }
+}

@@ -1,0 +1,130 @@
+//! Listening sockets: TCP (`--host`/`--port`), Unix (`--uds`) and inherited (`--fd`).
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use asgi_core::ServerAddr;
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::net::{TcpListener, TcpStream};
+#[cfg(unix)]
+use tokio::net::{UnixListener, UnixStream};
+
+use crate::config::Config;
+use crate::error::Error;
+
+/// A bound listening socket.
+#[derive(Debug)]
+pub(crate) enum Listener {
+    Tcp(TcpListener),
+    #[cfg(unix)]
+    Unix(UnixListener, PathBuf),
+}
+
+/// An accepted connection.
+#[derive(Debug)]
+pub(crate) enum Accepted {
+    Tcp(TcpStream, SocketAddr),
+    #[cfg(unix)]
+    Unix(UnixStream),
+}
+
+impl Listener {
+    /// Binds what `config` asks for.
+    pub(crate) async fn bind(config: &Config) -> Result<Self, Error> {
+        if let Some(path) = &config.uds {
+            return Self::bind_unix(path.clone(), config.backlog);
+        }
+        if let Some(fd) = config.fd {
+            return Self::from_fd(fd);
+        }
+        let what = format!("{}:{}", config.host, config.port);
+        let mut addrs = tokio::net::lookup_host((config.host.as_str(), config.port))
+            .await
+            .map_err(|error| Error::bind(what.clone(), error))?;
+        let addr = addrs.next().ok_or_else(|| {
+            Error::bind(
+                what.clone(),
+                io::Error::new(io::ErrorKind::NotFound, "host has no address"),
+            )
+        })?;
+        Self::bind_tcp(addr, config.backlog).map_err(|error| Error::bind(what, error))
+    }
+
+    fn bind_tcp(addr: SocketAddr, backlog: u32) -> io::Result<Self> {
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        socket.set_reuse_address(true)?;
+        socket.set_nonblocking(true)?;
+        socket.bind(&addr.into())?;
+        socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
+        Ok(Listener::Tcp(TcpListener::from_std(socket.into())?))
+    }
+
+    #[cfg(unix)]
+    fn bind_unix(path: PathBuf, backlog: u32) -> Result<Self, Error> {
+        use std::os::unix::fs::FileTypeExt;
+        let what = format!("unix:{}", path.display());
+        // A socket file left by an earlier run would make bind fail (Uvicorn removes it too).
+        if std::fs::metadata(&path).is_ok_and(|m| m.file_type().is_socket()) {
+            let _ = std::fs::remove_file(&path);
+        }
+        let bind = || -> io::Result<UnixListener> {
+            let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
+            socket.set_nonblocking(true)?;
+            socket.bind(&socket2::SockAddr::unix(&path)?)?;
+            socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
+            UnixListener::from_std(std::os::unix::net::UnixListener::from(
+                std::os::fd::OwnedFd::from(socket),
+            ))
+        };
+        let listener = bind().map_err(|error| Error::bind(what, error))?;
+        Ok(Listener::Unix(listener, path))
+    }
+
+    #[cfg(not(unix))]
+    fn bind_unix(path: PathBuf, _backlog: u32) -> Result<Self, Error> {
+        Err(Error::config(format!(
+            "--uds {} needs a Unix platform",
+            path.display()
+        )))
+    }
+
+    fn from_fd(fd: i32) -> Result<Self, Error> {
+        Err(Error::config(format!(
+            "--fd {fd}: adopting an inherited descriptor needs unsafe code, which this crate forbids; bind with --host/--port or --uds"
+        )))
+    }
+
+    /// The address connections arrive on, as `scope["server"]` gives it.
+    pub(crate) fn server_addr(&self) -> Option<ServerAddr> {
+        match self {
+            Listener::Tcp(listener) => listener.local_addr().ok().map(ServerAddr::Tcp),
+            #[cfg(unix)]
+            Listener::Unix(_, path) => Some(ServerAddr::Unix(Arc::from(path.as_path()))),
+        }
+    }
+
+    /// Waits for the next connection.
+    pub(crate) async fn accept(&self) -> io::Result<Accepted> {
+        match self {
+            Listener::Tcp(listener) => {
+                let (stream, peer) = listener.accept().await?;
+                // Responses are written whole; Nagle would only delay them.
+                let _ = stream.set_nodelay(true);
+                Ok(Accepted::Tcp(stream, peer))
+            }
+            #[cfg(unix)]
+            Listener::Unix(listener, _) => Ok(Accepted::Unix(listener.accept().await?.0)),
+        }
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        if let Listener::Unix(_, path) = self {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}

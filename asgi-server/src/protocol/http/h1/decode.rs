@@ -1,0 +1,502 @@
+//! Request decoding: bytes in, request heads and body chunks out (no I/O).
+
+use std::mem::MaybeUninit;
+
+use asgi_core::{Headers, HttpVersion};
+use bytes::{Bytes, BytesMut};
+use http::header::{self, HeaderName, HeaderValue};
+use http::{Method, StatusCode};
+
+/// At most this many header fields in a request head (a 431 past it).
+pub(crate) const MAX_HEADERS: usize = 100;
+
+/// A parsed request head, with the framing facts the connection needs.
+#[derive(Debug)]
+pub(crate) struct RequestHead {
+    pub(crate) method: Method,
+    pub(crate) target: Bytes,
+    pub(crate) version: HttpVersion,
+    pub(crate) headers: Headers,
+    pub(crate) body: BodyKind,
+    /// Whether the client allows the connection to stay open after this request.
+    pub(crate) keep_alive: bool,
+    /// `Expect: 100-continue` on an HTTP/1.1 request.
+    pub(crate) expect_continue: bool,
+    /// `Connection: upgrade` with `Upgrade: websocket`.
+    pub(crate) upgrade_websocket: bool,
+}
+
+/// How the request body is framed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BodyKind {
+    /// `Content-Length` (0 when absent).
+    Length(u64),
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+}
+
+/// Why a request head was rejected; each maps to one response status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HeadError {
+    /// 400: malformed, or framing that could be used to smuggle a request.
+    BadRequest(&'static str),
+    /// 431: the head is over the size limit or has too many fields.
+    HeadTooLarge,
+    /// 414: the request line alone is over the size limit.
+    UriTooLong,
+    /// 501: a transfer coding other than chunked.
+    UnsupportedCoding,
+}
+
+impl HeadError {
+    /// The response status for this error.
+    pub(crate) fn status(self) -> StatusCode {
+        match self {
+            HeadError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            HeadError::HeadTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            HeadError::UriTooLong => StatusCode::URI_TOO_LONG,
+            HeadError::UnsupportedCoding => StatusCode::NOT_IMPLEMENTED,
+        }
+    }
+
+    /// A short reason for logs.
+    pub(crate) fn reason(self) -> &'static str {
+        match self {
+            HeadError::BadRequest(reason) => reason,
+            HeadError::HeadTooLarge => "request head too large",
+            HeadError::UriTooLong => "request target too long",
+            HeadError::UnsupportedCoding => "unsupported transfer coding",
+        }
+    }
+}
+
+/// Parses one request head from the front of `buf`.
+///
+/// Returns `Ok(None)` when more bytes are needed. On success the head's bytes
+/// are split off `buf` (header values and the target share that memory); what
+/// is left is the body and any pipelined requests.
+pub(crate) fn parse_head(
+    buf: &mut BytesMut,
+    limit: usize,
+) -> Result<Option<RequestHead>, HeadError> {
+    let mut raw = [MaybeUninit::<httparse::Header<'_>>::uninit(); MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut []);
+    let base = buf.as_ptr() as usize;
+    let offset = |s: &[u8]| s.as_ptr() as usize - base;
+
+    let len = match req.parse_with_uninit_headers(buf, &mut raw) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => {
+            if buf.len() > limit {
+                let line_done = buf[..limit].windows(2).any(|w| w == b"\r\n");
+                return Err(if line_done {
+                    HeadError::HeadTooLarge
+                } else {
+                    HeadError::UriTooLong
+                });
+            }
+            return Ok(None);
+        }
+        Err(httparse::Error::TooManyHeaders) => return Err(HeadError::HeadTooLarge),
+        Err(httparse::Error::Version) => {
+            return Err(HeadError::BadRequest("unsupported HTTP version"));
+        }
+        Err(httparse::Error::Token) => {
+            return Err(HeadError::BadRequest("invalid method or token"));
+        }
+        Err(httparse::Error::HeaderName) => {
+            return Err(HeadError::BadRequest("invalid header name"));
+        }
+        Err(httparse::Error::HeaderValue) => {
+            return Err(HeadError::BadRequest("invalid header value"));
+        }
+        Err(_) => return Err(HeadError::BadRequest("malformed request head")),
+    };
+    if len > limit {
+        return Err(HeadError::HeadTooLarge);
+    }
+    let method = match req.method {
+        Some(m) => {
+            Method::from_bytes(m.as_bytes()).map_err(|_| HeadError::BadRequest("invalid method"))?
+        }
+        None => return Err(HeadError::BadRequest("missing method")),
+    };
+    let version = match req.version {
+        Some(0) => HttpVersion::Http10,
+        Some(1) => HttpVersion::Http11,
+        _ => return Err(HeadError::BadRequest("unsupported HTTP version")),
+    };
+    let Some(path) = req.path else {
+        return Err(HeadError::BadRequest("missing request target"));
+    };
+    let target_range = (offset(path.as_bytes()), path.len());
+
+    // Header names are parsed now; values are sliced out of the frozen head below.
+    let mut fields: Vec<(HeaderName, usize, usize)> = Vec::with_capacity(req.headers.len());
+    for h in req.headers.iter() {
+        let name = HeaderName::from_bytes(h.name.as_bytes())
+            .map_err(|_| HeadError::BadRequest("invalid header name"))?;
+        fields.push((name, offset(h.value), h.value.len()));
+    }
+    let head = buf.split_to(len).freeze();
+
+    let mut framing = Framing::default();
+    let mut headers = Headers::with_capacity(fields.len());
+    for (name, start, len) in fields {
+        let raw_value = head.slice(start..start + len);
+        framing.observe(&name, &raw_value)?;
+        let value = HeaderValue::from_maybe_shared(raw_value)
+            .map_err(|_| HeadError::BadRequest("invalid header value"))?;
+        headers.push(name, value);
+    }
+    let target = head.slice(target_range.0..target_range.0 + target_range.1);
+    framing.finish(method, target, version, headers).map(Some)
+}
+
+/// What the framing-relevant header fields said, gathered field by field.
+#[derive(Debug, Default)]
+struct Framing {
+    content_length: Option<u64>,
+    chunked: bool,
+    transfer_encoding: bool,
+    close: bool,
+    keep_alive: bool,
+    upgrade_token: bool,
+    upgrade_websocket: bool,
+    expect_continue: bool,
+    hosts: usize,
+}
+
+impl Framing {
+    fn observe(&mut self, name: &HeaderName, value: &[u8]) -> Result<(), HeadError> {
+        if *name == header::CONTENT_LENGTH {
+            for item in value.split(|&b| b == b',') {
+                let n = parse_content_length(trim(item))
+                    .ok_or(HeadError::BadRequest("invalid content-length"))?;
+                match self.content_length {
+                    Some(prev) if prev != n => {
+                        return Err(HeadError::BadRequest("conflicting content-length"));
+                    }
+                    _ => self.content_length = Some(n),
+                }
+            }
+        } else if *name == header::TRANSFER_ENCODING {
+            self.transfer_encoding = true;
+            for coding in value.split(|&b| b == b',') {
+                let coding = trim(coding);
+                if self.chunked {
+                    // RFC 9112 6.1: chunked must be the final coding, and only once.
+                    return Err(HeadError::BadRequest(
+                        "chunked is not the final transfer coding",
+                    ));
+                }
+                if coding.eq_ignore_ascii_case(b"chunked") {
+                    self.chunked = true;
+                } else if coding.is_empty() {
+                    return Err(HeadError::BadRequest("empty transfer coding"));
+                } else {
+                    return Err(HeadError::UnsupportedCoding);
+                }
+            }
+        } else if *name == header::CONNECTION {
+            for token in value.split(|&b| b == b',') {
+                let token = trim(token);
+                if token.eq_ignore_ascii_case(b"close") {
+                    self.close = true;
+                } else if token.eq_ignore_ascii_case(b"keep-alive") {
+                    self.keep_alive = true;
+                } else if token.eq_ignore_ascii_case(b"upgrade") {
+                    self.upgrade_token = true;
+                }
+            }
+        } else if *name == header::UPGRADE {
+            self.upgrade_websocket |= value
+                .split(|&b| b == b',')
+                .any(|p| trim(p).eq_ignore_ascii_case(b"websocket"));
+        } else if *name == header::EXPECT {
+            if trim(value).eq_ignore_ascii_case(b"100-continue") {
+                self.expect_continue = true;
+            }
+        } else if *name == header::HOST {
+            self.hosts += 1;
+        }
+        Ok(())
+    }
+
+    fn finish(
+        self,
+        method: Method,
+        target: Bytes,
+        version: HttpVersion,
+        headers: Headers,
+    ) -> Result<RequestHead, HeadError> {
+        let http11 = version == HttpVersion::Http11;
+        // RFC 9112 3.2: exactly one Host on HTTP/1.1, at most one otherwise.
+        if self.hosts > 1 || (http11 && self.hosts == 0) {
+            return Err(HeadError::BadRequest("missing or repeated host"));
+        }
+        if self.transfer_encoding {
+            // RFC 9112 6.1: TE in an HTTP/1.0 request, or TE with CL, is faulty framing.
+            if !http11 {
+                return Err(HeadError::BadRequest("transfer-encoding on HTTP/1.0"));
+            }
+            if self.content_length.is_some() {
+                return Err(HeadError::BadRequest(
+                    "both content-length and transfer-encoding",
+                ));
+            }
+            if !self.chunked {
+                return Err(HeadError::BadRequest(
+                    "chunked is not the final transfer coding",
+                ));
+            }
+        }
+        let body = if self.chunked {
+            BodyKind::Chunked
+        } else {
+            BodyKind::Length(self.content_length.unwrap_or(0))
+        };
+        let keep_alive = if http11 {
+            !self.close
+        } else {
+            self.keep_alive && !self.close
+        };
+        Ok(RequestHead {
+            upgrade_websocket: method == Method::GET
+                && self.upgrade_token
+                && self.upgrade_websocket,
+            method,
+            target,
+            version,
+            headers,
+            body,
+            keep_alive,
+            expect_continue: http11 && self.expect_continue,
+        })
+    }
+}
+
+fn parse_content_length(digits: &[u8]) -> Option<u64> {
+    // 1*DIGIT: no sign, no spaces, no hex; at most 19 digits keeps u64 from overflowing.
+    if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(
+        digits
+            .iter()
+            .fold(0u64, |n, &d| n * 10 + u64::from(d - b'0')),
+    )
+}
+
+fn trim(bytes: &[u8]) -> &[u8] {
+    bytes.trim_ascii()
+}
+
+/// A piece of a request body.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Chunk {
+    /// Body bytes.
+    Data(Bytes),
+    /// The body is complete (after the last chunk and any trailers).
+    End,
+}
+
+/// Why a chunked body was rejected (400 and close).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ChunkError(pub(crate) &'static str);
+
+/// Longest chunk-size line (with extensions) accepted.
+const MAX_CHUNK_LINE: usize = 4096;
+
+/// Decodes `Transfer-Encoding: chunked` (RFC 9112 7.1), extensions and trailers included.
+#[derive(Debug)]
+pub(crate) struct ChunkedDecoder {
+    state: ChunkState,
+    /// Bytes of the current size line, or of all trailers.
+    line: usize,
+    trailer_limit: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ChunkState {
+    Size {
+        size: u64,
+        digits: u8,
+    },
+    /// Whitespace after the size, before `;` or CR.
+    SizeWs {
+        size: u64,
+    },
+    Ext {
+        size: u64,
+    },
+    SizeLf {
+        size: u64,
+    },
+    Data(u64),
+    DataCr,
+    DataLf,
+    /// Start of a trailer line; CR here is the end of the trailers.
+    TrailerStart,
+    Trailer,
+    TrailerLf,
+    EndLf,
+    Done,
+}
+
+impl ChunkedDecoder {
+    /// A decoder at the start of a body; trailers may take `trailer_limit` bytes.
+    pub(crate) fn new(trailer_limit: usize) -> Self {
+        Self {
+            state: ChunkState::Size { size: 0, digits: 0 },
+            line: 0,
+            trailer_limit,
+        }
+    }
+
+    /// Whether the whole body has been decoded.
+    #[cfg(test)]
+    pub(crate) fn is_done(&self) -> bool {
+        self.state == ChunkState::Done
+    }
+
+    /// Decodes the next piece from `buf`, at most `max` data bytes.
+    ///
+    /// Returns `Ok(None)` when `buf` holds nothing more to decode yet.
+    pub(crate) fn decode(
+        &mut self,
+        buf: &mut BytesMut,
+        max: usize,
+    ) -> Result<Option<Chunk>, ChunkError> {
+        use ChunkState::*;
+        let mut i = 0;
+        let result = loop {
+            if let Data(remaining) = self.state {
+                buf.advance_to(&mut i);
+                if buf.is_empty() {
+                    break None;
+                }
+                let n = (remaining.min(buf.len() as u64) as usize).min(max.max(1));
+                let data = buf.split_to(n).freeze();
+                self.state = if remaining == n as u64 {
+                    DataCr
+                } else {
+                    Data(remaining - n as u64)
+                };
+                return Ok(Some(Chunk::Data(data)));
+            }
+            if self.state == Done {
+                break Some(Chunk::End);
+            }
+            let Some(&b) = buf.get(i) else {
+                break None;
+            };
+            i += 1;
+            self.state = match self.state {
+                Size { size, digits } => match hex(b) {
+                    Some(d) if digits < 16 => Size {
+                        size: size << 4 | u64::from(d),
+                        digits: digits + 1,
+                    },
+                    Some(_) => return Err(ChunkError("chunk size too large")),
+                    None if digits == 0 => return Err(ChunkError("invalid chunk size")),
+                    None => match b {
+                        b'\r' => SizeLf { size },
+                        b';' => Ext { size },
+                        b' ' | b'\t' => SizeWs { size },
+                        _ => return Err(ChunkError("invalid chunk size")),
+                    },
+                },
+                SizeWs { size } => match b {
+                    b' ' | b'\t' => SizeWs { size },
+                    b';' => Ext { size },
+                    b'\r' => SizeLf { size },
+                    _ => return Err(ChunkError("invalid chunk size line")),
+                },
+                Ext { size } => match b {
+                    b'\r' => SizeLf { size },
+                    b'\t' | b' '..=b'~' | 0x80.. => Ext { size },
+                    _ => return Err(ChunkError("invalid chunk extension")),
+                },
+                SizeLf { size } => match (b, size) {
+                    (b'\n', 0) => TrailerStart,
+                    (b'\n', size) => Data(size),
+                    _ => return Err(ChunkError("bare CR in chunk size line")),
+                },
+                DataCr => match b {
+                    b'\r' => DataLf,
+                    _ => return Err(ChunkError("chunk data longer than its size")),
+                },
+                DataLf => match b {
+                    b'\n' => Size { size: 0, digits: 0 },
+                    _ => return Err(ChunkError("missing LF after chunk data")),
+                },
+                TrailerStart => match b {
+                    b'\r' => EndLf,
+                    b' ' | b'\t' => return Err(ChunkError("obs-fold in trailer")),
+                    _ if is_field_byte(b) => Trailer,
+                    _ => return Err(ChunkError("invalid trailer")),
+                },
+                Trailer => match b {
+                    b'\r' => TrailerLf,
+                    _ if is_field_byte(b) => Trailer,
+                    _ => return Err(ChunkError("invalid trailer")),
+                },
+                TrailerLf => match b {
+                    b'\n' => TrailerStart,
+                    _ => return Err(ChunkError("bare CR in trailer")),
+                },
+                EndLf => match b {
+                    b'\n' => Done,
+                    _ => return Err(ChunkError("bare CR after trailers")),
+                },
+                Data(_) | Done => unreachable!("handled above"),
+            };
+            self.line += 1;
+            match self.state {
+                Data(_) | DataCr | DataLf | Size { digits: 0, .. } => self.line = 0,
+                TrailerStart | Trailer | TrailerLf | EndLf if self.line > self.trailer_limit => {
+                    return Err(ChunkError("trailers too large"));
+                }
+                Size { .. } | SizeWs { .. } | Ext { .. } | SizeLf { .. }
+                    if self.line > MAX_CHUNK_LINE =>
+                {
+                    return Err(ChunkError("chunk size line too long"));
+                }
+                _ => {}
+            }
+        };
+        buf.advance_to(&mut i);
+        Ok(result)
+    }
+}
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+fn is_field_byte(b: u8) -> bool {
+    b == b'\t' || (b' '..=b'~').contains(&b) || b >= 0x80
+}
+
+trait AdvanceTo {
+    /// Drops the first `*i` bytes and resets `*i`.
+    fn advance_to(&mut self, i: &mut usize);
+}
+
+impl AdvanceTo for BytesMut {
+    fn advance_to(&mut self, i: &mut usize) {
+        if *i > 0 {
+            bytes::Buf::advance(self, *i);
+            *i = 0;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,1 @@
+//! Lifespan: startup before serving, failure stops the server, state reaches requests.

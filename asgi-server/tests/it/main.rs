@@ -1,0 +1,8 @@
+//! Integration tests: real sockets on 127.0.0.1, raw bytes for the protocol
+//! rules and a real HTTP client for the happy paths.
+
+mod http;
+mod lifespan;
+mod shutdown;
+mod support;
+mod websocket;
