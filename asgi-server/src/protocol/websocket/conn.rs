@@ -143,6 +143,18 @@ impl Connection {
                     handshake::write_internal_error(&mut out);
                     answer = Some(Handshake::Refused);
                 }
+                if answer.is_none()
+                    && !self.shutting_down
+                    && self.shutdown.as_mut().poll(cx).is_ready()
+                {
+                    // A handshake the app still holds must not hold the
+                    // server's shutdown too (Uvicorn answers 500 here).
+                    self.shutting_down = true;
+                    self.shared.stop_sending(None);
+                    handshake::write_unavailable(&mut out);
+                    answer = Some(Handshake::Refused);
+                    progress = true;
+                }
                 while answer.is_none() {
                     let Some(event) = self.shared.take_outgoing() else {
                         break;

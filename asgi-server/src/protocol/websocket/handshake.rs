@@ -156,6 +156,16 @@ pub(super) fn write_internal_error(out: &mut BytesMut) {
     );
 }
 
+/// Appends `503 Service Unavailable`: the server shuts down while the app holds the handshake.
+pub(super) fn write_unavailable(out: &mut BytesMut) {
+    write_plain(
+        out,
+        StatusCode::SERVICE_UNAVAILABLE,
+        None,
+        b"Server shutting down\n",
+    );
+}
+
 fn write_plain(
     out: &mut BytesMut,
     status: StatusCode,

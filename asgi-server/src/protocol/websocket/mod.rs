@@ -110,6 +110,21 @@ pub(crate) async fn serve<I>(
             return;
         }
     };
+    if config.per_message_deflate
+        && scope
+            .headers
+            .get_all("sec-websocket-extensions")
+            .any(|value| {
+                value
+                    .as_bytes()
+                    .windows(18)
+                    .any(|w| w == b"permessage-deflate")
+            })
+    {
+        tracing::debug!(
+            "permessage-deflate offered but not negotiated: tungstenite cannot compress"
+        );
+    }
     let shared = Arc::new(Shared::new(&scope.extensions, config.max_queue));
     let receiver = Receiver::new(shared.clone());
     let sender = Sender::new(shared.clone());

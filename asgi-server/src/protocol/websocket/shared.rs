@@ -153,11 +153,6 @@ impl Shared {
         }
         inner.receivers.wake_all(current);
     }
-
-    /// Whether [`end`](Self::end) has been called.
-    pub(super) fn is_ended(&self) -> bool {
-        self.lock().end.is_some()
-    }
 }
 
 impl Inner {

@@ -730,3 +730,38 @@ async fn send_after_the_client_left_is_disconnected() {
     assert_eq!(event.kind(), "websocket.disconnect");
     assert_eq!(sent, Err(SendError::Disconnected));
 }
+
+#[tokio::test]
+async fn shutdown_while_the_app_holds_the_handshake_is_503() {
+    let (tx, mut reports) = mpsc::unbounded_channel();
+    let app = app_fn(move |_scope, receive, _send| {
+        let report = tx.clone();
+        async move {
+            // Never answers connect; the next event is the disconnect.
+            for _ in 0..2 {
+                if let ReceiveEvent::WebSocket(event) = receive.receive().await? {
+                    let _ = report.send(event);
+                }
+            }
+            Ok(())
+        }
+    });
+    let server = start(app, quiet()).await;
+    let mut stream = TcpStream::connect(server.addr).await.unwrap();
+    stream
+        .write_all(upgrade_request("13", "").as_bytes())
+        .await
+        .unwrap();
+    assert_eq!(next_report(&mut reports).await, WebSocketReceive::Connect);
+
+    server.trigger.trigger();
+
+    let mut reply = Vec::new();
+    within(stream.read_to_end(&mut reply)).await.unwrap();
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(
+        reply.starts_with("HTTP/1.1 503 Service Unavailable\r\n"),
+        "{reply}"
+    );
+    assert_eq!(next_report(&mut reports).await, disconnect(1006, ""));
+}
