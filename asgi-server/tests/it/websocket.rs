@@ -570,3 +570,55 @@ async fn many_clients_share_one_server_without_interference() {
         within(client).await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn a_full_receive_queue_stops_reading_the_socket() {
+    // max_queue 1: once one message waits for the app, the server reads
+    // nothing more, so it cannot see (let alone answer) a ping sent after it.
+    let release = Arc::new(tokio::sync::Notify::new());
+    let (tx, mut received) = mpsc::unbounded_channel();
+    let app = {
+        let release = release.clone();
+        app_fn(move |_scope, receive, send| {
+            let (release, report) = (release.clone(), tx.clone());
+            async move {
+                receive.receive().await?;
+                send.send(WebSocketSend::accept()).await?;
+                release.notified().await;
+                // a, b, then the disconnect at the end of the test.
+                for _ in 0..3 {
+                    let _ = report.send(receive.receive().await?);
+                }
+                Ok(())
+            }
+        })
+    };
+    let websocket = WebSocketConfig {
+        max_queue: 1,
+        ..quiet()
+    };
+    let server = support::serve_with(ws_config(websocket), app).await;
+    let mut stream = raw_connect(server.addr).await;
+    let mut burst = frame(true, 0x1, b"a", true);
+    burst.extend(frame(true, 0x1, b"b", true));
+    burst.extend(frame(true, 0x9, b"probe", true));
+
+    stream.write_all(&burst).await.unwrap();
+
+    // No event to await here: the point is that nothing comes. A server
+    // that kept reading would answer within microseconds.
+    let early = tokio::time::timeout(Duration::from_millis(300), read_frame(&mut stream)).await;
+    assert!(early.is_err(), "pong while the queue was full: {early:?}");
+    release.notify_one();
+    assert_eq!(
+        read_frame(&mut stream).await,
+        Some((0xA, b"probe".to_vec()))
+    );
+    for text in ["a", "b"] {
+        let event = within(received.recv()).await.unwrap();
+        assert_eq!(
+            event,
+            ReceiveEvent::WebSocket(WebSocketReceive::Receive(text.into()))
+        );
+    }
+}

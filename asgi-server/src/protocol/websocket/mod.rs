@@ -56,7 +56,8 @@ pub struct WebSocketConfig {
     /// When the queue is full the server stops reading the socket until the
     /// app receives, so TCP flow control slows the client down. 0 counts as 1.
     pub max_queue: usize,
-    /// `--ws-ping-interval`: how often the server pings (default 20 s; `None` disables).
+    /// `--ws-ping-interval`: how often the server pings (default 20 s; `None`
+    /// or zero disables).
     pub ping_interval: Option<Duration>,
     /// `--ws-ping-timeout`: how long to wait for a pong (default 20 s; `None`
     /// waits forever). Without a pong in time the server closes with 1011.

@@ -92,7 +92,9 @@ impl Open {
             peer_closed: false,
             in_flight: false,
             need_flush: false,
-            ping_at: ping_interval.map(|interval| (interval, Box::pin(sleep(interval)))),
+            ping_at: ping_interval
+                .filter(|interval| !interval.is_zero())
+                .map(|interval| (interval, Box::pin(sleep(interval)))),
             ping_count: 0,
             pong_deadline: None,
             close_deadline: None,

@@ -8,6 +8,7 @@
 //! tasks, and for the connection when such code sends.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 
@@ -22,6 +23,12 @@ use asgi_core::{
 #[derive(Debug)]
 pub(super) struct Shared {
     inner: Mutex<Inner>,
+    /// The connection is polling the app right now and checks the queues
+    /// right after. Outside the lock: it is set and cleared on every poll.
+    ///
+    /// The connection clears it before it locks to look at the queues, so a
+    /// send that still sees it set (under the lock) is seen by that look.
+    polling_app: AtomicBool,
 }
 
 #[derive(Debug)]
@@ -48,8 +55,6 @@ struct Inner {
     lost: bool,
     /// The connection task.
     conn: Option<Waker>,
-    /// The connection is polling the app right now and checks the queues right after.
-    polling_app: bool,
     /// The connection stopped reading because `inbox` is full.
     reading_paused: bool,
 }
@@ -72,9 +77,21 @@ impl Shared {
                 gone: false,
                 lost: false,
                 conn: None,
-                polling_app: false,
                 reading_paused: false,
             }),
+            polling_app: AtomicBool::new(false),
+        }
+    }
+
+    /// Wakes the connection task after a change to the queues; `inner` is
+    /// the locked state, which makes the `polling_app` check race-free.
+    fn wake_connection(&self, inner: &Inner) {
+        // While the connection polls the app it checks the queues right
+        // after, so a wake would only cost an extra poll.
+        if !self.polling_app.load(Ordering::Acquire)
+            && let Some(conn) = &inner.conn
+        {
+            conn.wake_by_ref();
         }
     }
 
@@ -95,7 +112,7 @@ impl Shared {
 
     /// Marks the start and end of a poll of the app by the connection task.
     pub(super) fn set_polling_app(&self, polling: bool) {
-        self.lock().polling_app = polling;
+        self.polling_app.store(polling, Ordering::Release);
     }
 
     /// Takes the next message the app sent, to be written.
@@ -165,16 +182,6 @@ impl Inner {
         self.in_flight = false;
         self.senders.wake_all(current);
     }
-
-    fn wake_connection(&self) {
-        // While the connection polls the app it checks the queues right
-        // after, so a wake would only cost an extra poll.
-        if !self.polling_app
-            && let Some(conn) = &self.conn
-        {
-            conn.wake_by_ref();
-        }
-    }
 }
 
 impl ReceiveHandle for Shared {
@@ -183,7 +190,7 @@ impl ReceiveHandle for Shared {
         if let Some(message) = inner.inbox.pop_front() {
             if inner.reading_paused {
                 inner.reading_paused = false;
-                inner.wake_connection();
+                self.wake_connection(&inner);
             }
             return Poll::Ready(Ok(message.into()));
         }
@@ -218,7 +225,7 @@ impl SendHandle for Shared {
             return Err(SendError::Disconnected);
         }
         inner.outbox.push_back(event);
-        inner.wake_connection();
+        self.wake_connection(&inner);
         Ok(())
     }
 
