@@ -4,8 +4,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use asgi_core::{BoxError, Headers};
-use http::header::{HeaderName, HeaderValue};
 use http::StatusCode;
+use http::header::{HeaderName, HeaderValue};
 use serde_json::Value;
 
 use crate::response::{IntoResponse, Response};

@@ -1,1 +1,46 @@
-//! An ASGI framework (work in progress: see issue #5).
+//! An ASGI framework: the Starlette and FastAPI of this stack (work in progress: see issue #5).
+
+mod application;
+mod body;
+mod context;
+mod dispatch;
+mod error;
+mod exception;
+pub mod extract;
+pub mod handler;
+mod json;
+mod lifespan;
+pub mod middleware;
+mod panic;
+mod pool;
+mod request;
+pub mod response;
+pub mod routing;
+mod websocket;
+
+pub use self::application::Application;
+pub use self::body::{Body, BodyStream as ResponseBodyStream};
+pub use self::context::UrlError;
+pub use self::error::{Error, ErrorCause, HttpError};
+pub use self::extract::{
+    Cookies, Form, FromRequest, FromRequestParts, HeaderParams, Path, Query, Rejection, State,
+    ValidationError,
+};
+pub use self::handler::{Handler, blocking};
+pub use self::json::Json;
+pub use self::pool::{
+    BlockingError, BlockingPool, BlockingTask, DEFAULT_POOL_SIZE, PoolStats, run_blocking,
+};
+pub use self::request::{BodyError, BodyStream, Request};
+pub use self::response::{
+    Event, Html, IntoResponse, KeepAlive, Redirect, Response, Sse, StreamBody,
+};
+
+pub use self::routing::{
+    MethodRouter, Router, any, delete, get, head, options, patch, post, put, ws,
+};
+pub use self::websocket::{WebSocket, WsError, WsHandler, WsOutcome};
+
+pub use asgi_core;
+pub use bytes::Bytes;
+pub use http;

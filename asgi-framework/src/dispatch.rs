@@ -1,0 +1,147 @@
+//! The innermost app: routes a scope, runs the handler, answers errors and sends the response.
+
+use asgi_core::{
+    App, AppFuture, BoxError, HttpScope, Receiver, Scope, Sender, WebSocketScope, WebSocketSend,
+};
+use futures_util::FutureExt;
+use http::Method;
+use std::panic::AssertUnwindSafe;
+
+use crate::error::Error;
+use crate::exception::ExceptionHandlers;
+use crate::lifespan::Lifespan;
+use crate::panic::HandlerPanic;
+use crate::pool::{BlockingPool, WithPool};
+use crate::response::{IntoResponse, Response};
+use crate::routing::{Routed, RoutedWs, Router};
+
+/// The router with what surrounds handlers: exception handlers, lifespan, the pool.
+pub(crate) struct Dispatch {
+    pub(crate) router: Router,
+    pub(crate) exceptions: ExceptionHandlers,
+    pub(crate) lifespan: Option<Lifespan>,
+    pub(crate) pool: BlockingPool,
+}
+
+impl App for Dispatch {
+    fn call(&self, scope: Scope, receive: Receiver, send: Sender) -> AppFuture {
+        match scope {
+            Scope::Http(scope) => http(
+                &self.router,
+                &self.exceptions,
+                &self.pool,
+                scope,
+                receive,
+                send,
+            ),
+            Scope::WebSocket(scope) => websocket(&self.router, &self.pool, scope, receive, send),
+            Scope::Lifespan(scope) => match &self.lifespan {
+                Some(lifespan) => {
+                    let lifespan = lifespan.clone();
+                    Box::pin(async move { lifespan.run(scope, receive, send).await })
+                }
+                None => Box::pin(async { Err("lifespan is handled by the application".into()) }),
+            },
+        }
+    }
+}
+
+fn http(
+    router: &Router,
+    exceptions: &ExceptionHandlers,
+    pool: &BlockingPool,
+    scope: HttpScope,
+    receive: Receiver,
+    send: Sender,
+) -> AppFuture {
+    let is_head = scope.method == Method::HEAD;
+    let extensions = scope.extensions.clone();
+    // Exception handlers see the request's scope; keep a copy only if one exists.
+    let handlers = (!exceptions.is_empty()).then(|| (exceptions.clone(), scope.clone()));
+    let pool = pool.clone();
+    match router.route_http(scope, receive.clone()) {
+        Routed::Response(future) => Box::pin(async move {
+            let mut response = run_caught(pool, future).await;
+            if let Some((exceptions, scope)) = handlers {
+                response = exceptions.apply(&scope, response);
+            }
+            if is_head {
+                response = response.into_head();
+            }
+            response.send(&send, &extensions).await
+        }),
+        Routed::App(app, scope) => app.call(Scope::Http(*scope), receive, send),
+    }
+}
+
+fn websocket(
+    router: &Router,
+    pool: &BlockingPool,
+    scope: WebSocketScope,
+    receive: Receiver,
+    send: Sender,
+) -> AppFuture {
+    match router.route_ws(scope) {
+        RoutedWs::Handler(handler, scope, params) => {
+            let pool = pool.clone();
+            Box::pin(async move {
+                let run = handler.run(scope, receive, send, params);
+                let caught = WithPool::new(pool, AssertUnwindSafe(run).catch_unwind()).await;
+                caught.unwrap_or_else(|panic| {
+                    let message = crate::panic::message(panic.as_ref());
+                    tracing::error!(%message, "websocket handler panicked");
+                    Err(HandlerPanic(message).into())
+                })
+            }) as AppFuture
+        }
+        RoutedWs::App(app, scope) => app.call(Scope::WebSocket(scope), receive, send),
+        RoutedWs::NotFound => Box::pin(async move {
+            // Starlette's WebSocketClose: a close before accept denies the handshake (403).
+            send.send(WebSocketSend::close(1000)).await?;
+            Ok::<(), BoxError>(())
+        }),
+    }
+}
+
+/// Runs a handler future on `pool`'s context, turning a panic into a 500.
+pub(crate) async fn run_caught(
+    pool: BlockingPool,
+    future: impl Future<Output = Response> + Send,
+) -> Response {
+    match WithPool::new(pool, AssertUnwindSafe(future).catch_unwind()).await {
+        Ok(response) => response,
+        Err(panic) => {
+            let message = crate::panic::message(panic.as_ref());
+            Error::from(HandlerPanic(message)).into_response()
+        }
+    }
+}
+
+impl App for Router {
+    /// Serves the router on its own (mounted, or outside an [`Application`](crate::Application)):
+    /// no exception handlers and no lifespan; the blocking pool of the
+    /// enclosing application, else the global one.
+    fn call(&self, scope: Scope, receive: Receiver, send: Sender) -> AppFuture {
+        let exceptions = ExceptionHandlers::default();
+        match scope {
+            Scope::Http(scope) => {
+                let pool = context_pool(&scope.extensions);
+                http(self, &exceptions, &pool, scope, receive, send)
+            }
+            Scope::WebSocket(scope) => {
+                let pool = context_pool(&scope.extensions);
+                websocket(self, &pool, scope, receive, send)
+            }
+            Scope::Lifespan(_) => {
+                Box::pin(async { Err("a bare Router does not handle lifespan".into()) })
+            }
+        }
+    }
+}
+
+fn context_pool(extensions: &asgi_core::Extensions) -> BlockingPool {
+    extensions
+        .other
+        .get::<crate::context::AppContext>()
+        .map_or_else(BlockingPool::global, |context| context.pool.clone())
+}

@@ -1,0 +1,522 @@
+//! A serde deserializer over string pairs (path, query, form, headers) that
+//! reports failures per field, with pydantic's types and messages.
+//!
+//! Values are strings, so each `deserialize_*` knows the type asked for and
+//! parses it: a failure names the field, the input and pydantic's type
+//! (`int_parsing`, `float_parsing`, `bool_parsing`, `missing`, ...).
+
+use std::fmt;
+
+use serde::de::{self, DeserializeOwned, DeserializeSeed, IntoDeserializer, Visitor};
+use serde_json::Value;
+
+use super::validation::{ErrorDetail, LocItem, ValidationError, classify};
+
+/// Delegates a scalar request on the whole set to its single value.
+macro_rules! single_value {
+    ($($method:ident)*) => {
+        $(fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ParamError> {
+            self.single()?.$method(visitor)
+        })*
+    };
+}
+
+/// Deserializes `T` from `pairs`, reporting errors at `[location, name]`.
+pub(crate) fn from_pairs<T: DeserializeOwned>(
+    pairs: &[(String, String)],
+    location: &'static str,
+) -> Result<T, ParamError> {
+    T::deserialize(Pairs { pairs, location }).map_err(|mut error| {
+        error.0.location = location;
+        error
+    })
+}
+
+/// A failure to deserialize from pairs; becomes one [`ErrorDetail`].
+///
+/// Boxed, so that results carrying it stay small.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ParamError(Box<ParamErrorInner>);
+
+#[derive(Debug, Clone, PartialEq)]
+struct ParamErrorInner {
+    location: &'static str,
+    key: Option<String>,
+    input: Option<String>,
+    kind: Option<(String, String)>,
+    message: String,
+}
+
+impl ParamError {
+    fn new(kind: &str, message: &str) -> Self {
+        Self(Box::new(ParamErrorInner {
+            location: "",
+            key: None,
+            input: None,
+            kind: Some((kind.to_owned(), message.to_owned())),
+            message: message.to_owned(),
+        }))
+    }
+
+    fn at(mut self, key: &str, input: &str) -> Self {
+        self.0.key.get_or_insert_with(|| key.to_owned());
+        self.0.input.get_or_insert_with(|| input.to_owned());
+        self
+    }
+
+    pub(crate) fn into_detail(self) -> ErrorDetail {
+        let this = *self.0;
+        this.into_detail()
+    }
+}
+
+impl ParamErrorInner {
+    fn into_detail(self) -> ErrorDetail {
+        let mut loc = vec![LocItem::from(self.location)];
+        loc.extend(self.key.map(LocItem::Name));
+        let is_missing = matches!(&self.kind, Some((kind, _)) if kind == "missing");
+        let (kind, msg) = self
+            .kind
+            .unwrap_or_else(|| classify(&self.message, self.input.is_some()));
+        let input = match self.input {
+            Some(input) if !is_missing => Value::String(input),
+            _ => Value::Null,
+        };
+        ErrorDetail::new(&kind, loc, msg, input)
+    }
+}
+
+impl From<ParamError> for ValidationError {
+    fn from(error: ParamError) -> Self {
+        ValidationError::from(error.into_detail())
+    }
+}
+
+impl fmt::Display for ParamError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.message)
+    }
+}
+
+impl std::error::Error for ParamError {}
+
+impl de::Error for ParamError {
+    fn custom<T: fmt::Display>(message: T) -> Self {
+        Self(Box::new(ParamErrorInner {
+            location: "",
+            key: None,
+            input: None,
+            kind: None,
+            message: message.to_string(),
+        }))
+    }
+
+    fn missing_field(field: &'static str) -> Self {
+        let mut error = Self::new("missing", "Field required");
+        error.0.key = Some(field.to_owned());
+        error
+    }
+}
+
+/// The whole set of pairs: a struct, map, tuple or single value.
+struct Pairs<'a> {
+    pairs: &'a [(String, String)],
+    location: &'static str,
+}
+
+impl<'de> de::Deserializer<'de> for Pairs<'_> {
+    type Error = ParamError;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ParamError> {
+        self.deserialize_map(visitor)
+    }
+
+    fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ParamError> {
+        let mut keys: Vec<&str> = Vec::new();
+        for (key, _) in self.pairs {
+            if !keys.contains(&key.as_str()) {
+                keys.push(key);
+            }
+        }
+        visitor.visit_map(Fields {
+            pairs: self.pairs,
+            keys: keys.into_iter(),
+            current: None,
+        })
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, ParamError> {
+        self.deserialize_map(visitor)
+    }
+
+    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ParamError> {
+        visitor.visit_seq(Items {
+            values: self
+                .pairs
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect(),
+            position: 0,
+        })
+    }
+
+    fn deserialize_tuple<V: Visitor<'de>>(
+        self,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value, ParamError> {
+        self.deserialize_seq(visitor)
+    }
+
+    fn deserialize_tuple_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value, ParamError> {
+        self.deserialize_seq(visitor)
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ParamError> {
+        if self.pairs.is_empty() {
+            visitor.visit_none()
+        } else {
+            visitor.visit_some(self)
+        }
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, ParamError> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ParamError> {
+        visitor.visit_unit()
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, ParamError> {
+        self.single()?.deserialize_enum(name, variants, visitor)
+    }
+
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ParamError> {
+        visitor.visit_unit()
+    }
+
+    fn deserialize_unit_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, ParamError> {
+        visitor.visit_unit()
+    }
+
+    single_value! {
+        deserialize_bool deserialize_i8 deserialize_i16 deserialize_i32 deserialize_i64
+        deserialize_i128 deserialize_u8 deserialize_u16 deserialize_u32 deserialize_u64
+        deserialize_u128 deserialize_f32 deserialize_f64 deserialize_char deserialize_str
+        deserialize_string deserialize_bytes deserialize_byte_buf deserialize_identifier
+    }
+}
+
+/// Pairs with a single value: a lone path parameter deserializes as that value.
+impl Pairs<'_> {
+    fn single(&self) -> Result<Field<'_>, ParamError> {
+        match self.pairs {
+            [(key, value)] => Ok(Field {
+                key,
+                values: vec![value],
+            }),
+            _ => Err(de::Error::custom(format!(
+                "expected exactly one {} parameter, found {}",
+                self.location,
+                self.pairs.len()
+            ))),
+        }
+    }
+}
+
+struct Fields<'a> {
+    pairs: &'a [(String, String)],
+    keys: std::vec::IntoIter<&'a str>,
+    current: Option<&'a str>,
+}
+
+impl<'de> de::MapAccess<'de> for Fields<'_> {
+    type Error = ParamError;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, ParamError> {
+        let Some(key) = self.keys.next() else {
+            return Ok(None);
+        };
+        self.current = Some(key);
+        seed.deserialize(key.into_deserializer()).map(Some)
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(
+        &mut self,
+        seed: V,
+    ) -> Result<V::Value, ParamError> {
+        let key = self.current.take().unwrap_or_default();
+        let values = self
+            .pairs
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .collect();
+        seed.deserialize(Field { key, values })
+    }
+}
+
+struct Items<'a> {
+    values: Vec<(&'a str, &'a str)>,
+    position: usize,
+}
+
+impl<'de> de::SeqAccess<'de> for Items<'_> {
+    type Error = ParamError;
+
+    fn next_element_seed<T: DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, ParamError> {
+        let Some(&(key, value)) = self.values.get(self.position) else {
+            return Ok(None);
+        };
+        self.position += 1;
+        seed.deserialize(Field {
+            key,
+            values: vec![value],
+        })
+        .map(Some)
+    }
+}
+
+/// The value(s) of one key. Scalars take the last value, as Starlette's
+/// `QueryParams` does; sequences take them all.
+struct Field<'a> {
+    key: &'a str,
+    values: Vec<&'a str>,
+}
+
+impl Field<'_> {
+    fn last(&self) -> &str {
+        self.values.last().copied().unwrap_or_default()
+    }
+
+    fn fail(&self, kind: &str, message: &str) -> ParamError {
+        ParamError::new(kind, message).at(self.key, self.last())
+    }
+}
+
+macro_rules! parse_number {
+    ($($method:ident => $visit:ident, $ty:ty, $kind:literal, $msg:expr;)*) => {
+        $(fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ParamError> {
+            match self.last().parse::<$ty>() {
+                Ok(value) => visitor.$visit::<ParamError>(value).map_err(|e: ParamError| e.at(self.key, self.last())),
+                Err(_) => Err(self.fail($kind, $msg)),
+            }
+        })*
+    };
+}
+
+const INT: &str = "Input should be a valid integer, unable to parse string as an integer";
+const FLOAT: &str = "Input should be a valid number, unable to parse string as a number";
+
+impl<'de> de::Deserializer<'de> for Field<'_> {
+    type Error = ParamError;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ParamError> {
+        let (key, input) = (self.key, self.last().to_owned());
+        visitor
+            .visit_str::<ParamError>(&input)
+            .map_err(|e: ParamError| e.at(key, &input))
+    }
+
+    parse_number! {
+        deserialize_i8 => visit_i8, i8, "int_parsing", INT;
+        deserialize_i16 => visit_i16, i16, "int_parsing", INT;
+        deserialize_i32 => visit_i32, i32, "int_parsing", INT;
+        deserialize_i64 => visit_i64, i64, "int_parsing", INT;
+        deserialize_i128 => visit_i128, i128, "int_parsing", INT;
+        deserialize_u8 => visit_u8, u8, "int_parsing", INT;
+        deserialize_u16 => visit_u16, u16, "int_parsing", INT;
+        deserialize_u32 => visit_u32, u32, "int_parsing", INT;
+        deserialize_u64 => visit_u64, u64, "int_parsing", INT;
+        deserialize_u128 => visit_u128, u128, "int_parsing", INT;
+        deserialize_f32 => visit_f32, f32, "float_parsing", FLOAT;
+        deserialize_f64 => visit_f64, f64, "float_parsing", FLOAT;
+    }
+
+    fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ParamError> {
+        // pydantic's accepted spellings, case-insensitively.
+        let value = match self.last().to_ascii_lowercase().as_str() {
+            "1" | "on" | "t" | "true" | "y" | "yes" => true,
+            "0" | "off" | "f" | "false" | "n" | "no" => false,
+            _ => {
+                return Err(self.fail(
+                    "bool_parsing",
+                    "Input should be a valid boolean, unable to interpret input",
+                ));
+            }
+        };
+        visitor.visit_bool(value)
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ParamError> {
+        visitor.visit_some(self)
+    }
+
+    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ParamError> {
+        let values = self.values.iter().map(|v| (self.key, *v)).collect();
+        visitor.visit_seq(Items {
+            values,
+            position: 0,
+        })
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, ParamError> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, ParamError> {
+        let (key, input) = (self.key, self.last().to_owned());
+        let variant: de::value::StrDeserializer<'_, ParamError> =
+            input.as_str().into_deserializer();
+        visitor.visit_enum(variant).map_err(|e| e.at(key, &input))
+    }
+
+    fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ParamError> {
+        visitor.visit_unit()
+    }
+
+    serde::forward_to_deserialize_any! {
+        char str string bytes byte_buf unit_struct tuple tuple_struct map struct identifier
+        ignored_any
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+        items
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    struct Query {
+        id: u32,
+        q: Option<String>,
+        flag: Option<bool>,
+        #[serde(default)]
+        tag: Vec<String>,
+    }
+
+    #[test]
+    fn struct_fields_are_parsed_by_type() {
+        let query: Query = from_pairs(
+            &pairs(&[("id", "7"), ("flag", "yes"), ("tag", "a"), ("tag", "b")]),
+            "query",
+        )
+        .unwrap();
+
+        assert_eq!(
+            query,
+            Query {
+                id: 7,
+                q: None,
+                flag: Some(true),
+                tag: vec!["a".into(), "b".into()]
+            }
+        );
+    }
+
+    #[test]
+    fn failures_name_the_field_and_input() {
+        let cases = [
+            (
+                &[("id", "abc")][..],
+                "int_parsing",
+                "id",
+                Value::String("abc".into()),
+            ),
+            (
+                &[("id", "1"), ("flag", "maybe")][..],
+                "bool_parsing",
+                "flag",
+                "maybe".into(),
+            ),
+            (&[("q", "x")][..], "missing", "id", Value::Null),
+        ];
+        for (input, kind, field, value) in cases {
+            let error = from_pairs::<Query>(&pairs(input), "query")
+                .unwrap_err()
+                .into_detail();
+
+            assert_eq!(error.kind, kind);
+            assert_eq!(
+                error.loc,
+                vec![LocItem::from("query"), LocItem::from(field)]
+            );
+            assert_eq!(error.input, value);
+        }
+    }
+
+    #[test]
+    fn single_values_and_tuples_come_from_path_params() {
+        let id: u32 = from_pairs(&pairs(&[("id", "5")]), "path").unwrap();
+        let both: (String, f64) = from_pairs(&pairs(&[("a", "x"), ("b", "2.5")]), "path").unwrap();
+        let error = from_pairs::<(String, f64)>(&pairs(&[("a", "x"), ("b", "y")]), "path")
+            .unwrap_err()
+            .into_detail();
+
+        assert_eq!(id, 5);
+        assert_eq!(both, ("x".to_owned(), 2.5));
+        assert_eq!(error.kind, "float_parsing");
+        assert_eq!(error.loc, vec![LocItem::from("path"), LocItem::from("b")]);
+    }
+
+    #[test]
+    fn uuid_errors_use_pydantic_wording() {
+        let error = from_pairs::<uuid::Uuid>(&pairs(&[("id", "nope")]), "path")
+            .unwrap_err()
+            .into_detail();
+
+        assert_eq!(error.kind, "uuid_parsing", "{}", error.msg);
+        assert!(
+            error.msg.starts_with("Input should be a valid UUID, "),
+            "{}",
+            error.msg
+        );
+        assert_eq!(error.input, Value::String("nope".into()));
+    }
+}

@@ -1,0 +1,155 @@
+//! Handlers: async fns (or [`blocking`] sync fns) whose arguments are extractors.
+
+mod blocking;
+
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use crate::extract::{FromRequest, FromRequestParts, ParamInfo};
+use crate::request::Request;
+use crate::response::{IntoResponse, Response};
+
+pub use self::blocking::{Blocking, blocking};
+
+/// The future a handler returns: always a response (rejections included).
+pub type HandlerFuture = Pin<Box<dyn Future<Output = Response> + Send + 'static>>;
+
+/// Functions that can handle a request.
+///
+/// Implemented for `async fn`s taking up to 8 extractors, where all
+/// arguments but the last are [`FromRequestParts`] and the last may be any
+/// [`FromRequest`], returning anything [`IntoResponse`]; and for sync fns
+/// wrapped in [`blocking`]. `T` is a marker that lets both coexist; callers
+/// never name it.
+///
+/// An extractor that fails answers for the handler (422, 415, 413...), and
+/// the handler does not run.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a handler",
+    note = "a handler is an `async fn` whose arguments are extractors (at most 8, only the last may consume the body) and whose output implements `IntoResponse`; wrap a sync fn in `blocking(..)`"
+)]
+pub trait Handler<T>: Clone + Send + Sync + 'static {
+    /// Runs the handler on `request`.
+    fn call(self, request: Request) -> HandlerFuture;
+
+    /// The parameters the handler's extractors read, for documentation.
+    fn describe() -> Vec<ParamInfo> {
+        Vec::new()
+    }
+}
+
+impl<F, Fut, Res> Handler<((),)> for F
+where
+    F: FnOnce() -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Res> + Send + 'static,
+    Res: IntoResponse,
+{
+    fn call(self, _request: Request) -> HandlerFuture {
+        Box::pin(async move { self().await.into_response() })
+    }
+}
+
+/// Extracts each argument in order, returning the rejection of the first that fails.
+macro_rules! extract_args {
+    ($request:ident; $($part:ident),*; $last:ident, $marker:ident) => {
+        $(
+            let $part = match $part::from_request_parts(&mut $request).await {
+                Ok(value) => value,
+                Err(rejection) => return rejection.into_response(),
+            };
+        )*
+        let $last = match <$last as FromRequest<$marker>>::from_request($request).await {
+            Ok(value) => value,
+            Err(rejection) => return rejection.into_response(),
+        };
+    };
+}
+pub(crate) use extract_args;
+
+macro_rules! impl_handler {
+    ($($part:ident),*; $last:ident) => {
+        #[allow(non_snake_case, unused_mut)]
+        impl<F, Fut, Res, M, $($part,)* $last> Handler<(M, $($part,)* $last,)> for F
+        where
+            F: FnOnce($($part,)* $last) -> Fut + Clone + Send + Sync + 'static,
+            Fut: Future<Output = Res> + Send + 'static,
+            Res: IntoResponse,
+            M: 'static,
+            $($part: FromRequestParts,)*
+            $last: FromRequest<M>,
+        {
+            fn call(self, mut request: Request) -> HandlerFuture {
+                Box::pin(async move {
+                    extract_args!(request; $($part),*; $last, M);
+                    self($($part,)* $last).await.into_response()
+                })
+            }
+
+            fn describe() -> Vec<ParamInfo> {
+                let mut params = Vec::new();
+                $(params.extend($part::describe());)*
+                params.extend(<$last as FromRequest<M>>::describe());
+                params
+            }
+        }
+    };
+}
+
+/// Calls `$m!` once per arity, 1 to 8 arguments.
+macro_rules! all_arities {
+    ($m:ident) => {
+        $m!(; T1);
+        $m!(T1; T2);
+        $m!(T1, T2; T3);
+        $m!(T1, T2, T3; T4);
+        $m!(T1, T2, T3, T4; T5);
+        $m!(T1, T2, T3, T4, T5; T6);
+        $m!(T1, T2, T3, T4, T5, T6; T7);
+        $m!(T1, T2, T3, T4, T5, T6, T7; T8);
+    };
+}
+pub(crate) use all_arities;
+
+all_arities!(impl_handler);
+
+/// A type-erased handler, as routes store them.
+pub(crate) trait ErasedHandler: Send + Sync + 'static {
+    fn call(&self, request: Request) -> HandlerFuture;
+}
+
+struct Erased<H, T> {
+    handler: H,
+    marker: PhantomData<fn() -> T>,
+}
+
+impl<H: Handler<T>, T: 'static> ErasedHandler for Erased<H, T> {
+    fn call(&self, request: Request) -> HandlerFuture {
+        self.handler.clone().call(request)
+    }
+}
+
+/// A shared, type-erased handler.
+#[derive(Clone)]
+pub(crate) struct BoxedHandler(Arc<dyn ErasedHandler>);
+
+impl BoxedHandler {
+    pub(crate) fn new<H: Handler<T>, T: 'static>(handler: H) -> Self {
+        Self(Arc::new(Erased {
+            handler,
+            marker: PhantomData,
+        }))
+    }
+
+    pub(crate) fn call(&self, request: Request) -> HandlerFuture {
+        self.0.call(request)
+    }
+}
+
+impl fmt::Debug for BoxedHandler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Handler")
+    }
+}

@@ -1,0 +1,267 @@
+//! Responses: [`Response`], the [`IntoResponse`] conversion and the ready-made kinds.
+
+mod into_response;
+mod redirect;
+mod sse;
+mod stream;
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+
+use asgi_core::{BoxError, Extensions, Headers, HttpSend, Sender};
+use bytes::Bytes;
+use cookie::Cookie;
+use futures_util::StreamExt;
+use http::StatusCode;
+use http::header::{self, HeaderName, HeaderValue};
+
+use crate::body::{Body, Kind};
+use crate::error::ErrorCause;
+
+pub use self::into_response::{Html, IntoResponse};
+pub use self::redirect::Redirect;
+pub use self::sse::{Event, KeepAlive, Sse};
+pub use self::stream::StreamBody;
+
+/// A task run after the response has been sent completely.
+pub type AfterSend = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// An HTTP response: status, ordered headers, a [`Body`], and tasks to run after sending.
+///
+/// Headers are an ordered list ([`Headers`]), so several `Set-Cookie`
+/// fields keep their order. [`send`](Self::send) turns the response into
+/// ASGI messages; middleware that rewrites responses uses it too.
+pub struct Response {
+    status: StatusCode,
+    headers: Headers,
+    body: Body,
+    after_send: Vec<AfterSend>,
+    error: Option<ErrorCause>,
+    extensions: http::Extensions,
+}
+
+impl Response {
+    /// A 200 response with `body` and no headers.
+    pub fn new(body: impl Into<Body>) -> Self {
+        Self {
+            status: StatusCode::OK,
+            headers: Headers::new(),
+            body: body.into(),
+            after_send: Vec::new(),
+            error: None,
+            extensions: http::Extensions::new(),
+        }
+    }
+
+    /// An empty response with `status`.
+    pub fn with_status(status: StatusCode) -> Self {
+        let mut response = Self::new(Body::empty());
+        response.status = status;
+        response
+    }
+
+    /// Builder form: sets the status.
+    #[must_use]
+    pub fn status_code(mut self, status: StatusCode) -> Self {
+        self.status = status;
+        self
+    }
+
+    /// Builder form: appends a header.
+    #[must_use]
+    pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.push(name, value);
+        self
+    }
+
+    /// The status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The status, to change it.
+    pub fn status_mut(&mut self) -> &mut StatusCode {
+        &mut self.status
+    }
+
+    /// The headers, in order.
+    pub fn headers(&self) -> &Headers {
+        &self.headers
+    }
+
+    /// The headers, to change them.
+    pub fn headers_mut(&mut self) -> &mut Headers {
+        &mut self.headers
+    }
+
+    /// The body.
+    pub fn body(&self) -> &Body {
+        &self.body
+    }
+
+    /// The body, to replace it.
+    pub fn body_mut(&mut self) -> &mut Body {
+        &mut self.body
+    }
+
+    /// Takes the body out, leaving an empty one.
+    pub fn take_body(&mut self) -> Body {
+        std::mem::take(&mut self.body)
+    }
+
+    /// Typed data attached to the response by handlers or middleware.
+    pub fn extensions(&self) -> &http::Extensions {
+        &self.extensions
+    }
+
+    /// The extensions, to change them.
+    pub fn extensions_mut(&mut self) -> &mut http::Extensions {
+        &mut self.extensions
+    }
+
+    /// The error this response was made from ([`HttpError`](crate::HttpError)
+    /// or [`Error`](crate::Error)), for exception handlers.
+    pub fn error(&self) -> Option<&ErrorCause> {
+        self.error.as_ref()
+    }
+
+    /// Records the error this response stands for, so that exception handlers
+    /// registered for its type or status can replace the response.
+    pub fn set_error(&mut self, error: ErrorCause) {
+        self.error = Some(error);
+    }
+
+    /// Runs `task` after the response has been sent completely (background tasks).
+    ///
+    /// Tasks run in the order they were added, on the app's task, after the
+    /// final body message; the client has its response by then.
+    pub fn after_send(&mut self, task: impl Future<Output = ()> + Send + 'static) {
+        self.after_send.push(Box::pin(task));
+    }
+
+    /// Adds a `Set-Cookie` header for `cookie`.
+    pub fn set_cookie(&mut self, cookie: Cookie<'_>) {
+        // `Cookie`'s Display percent-encodes nothing and may hold any byte the
+        // app gave; an invalid header value is dropped with a log line.
+        match HeaderValue::from_str(&cookie.encoded().to_string()) {
+            Ok(value) => self.headers.push(header::SET_COOKIE, value),
+            Err(_) => tracing::warn!(name = cookie.name(), "cookie is not a valid header value"),
+        }
+    }
+
+    /// Adds a `Set-Cookie` header that deletes the cookie `name` (at path `/`).
+    pub fn delete_cookie(&mut self, name: &str) {
+        let mut cookie = Cookie::new(name.to_owned(), "");
+        cookie.set_path("/");
+        cookie.make_removal();
+        self.set_cookie(cookie);
+    }
+
+    /// Turns the response into its HEAD form: headers kept, body dropped.
+    ///
+    /// A full body's length stays in `Content-Length`, as a GET would have sent it.
+    #[must_use]
+    pub fn into_head(mut self) -> Self {
+        if let Some(len) = self.body.size_hint() {
+            self.headers
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+        }
+        self.body = Body::empty();
+        self.extensions.insert(HeadOnly);
+        self
+    }
+
+    /// Sends the response as ASGI messages, then runs its after-send tasks.
+    ///
+    /// A full body goes out in one message with `Content-Length` set; a
+    /// stream goes out chunk by chunk as it yields, each `send` awaited, so
+    /// a slow client slows the stream instead of filling memory; a file body
+    /// uses pathsend when `extensions.pathsend` is set.
+    ///
+    /// # Errors
+    ///
+    /// The send error if the client left or the messages broke the protocol,
+    /// or the body stream's error (after the status was sent, so the server
+    /// closes the connection).
+    pub async fn send(self, sender: &Sender, extensions: &Extensions) -> Result<(), BoxError> {
+        let Response {
+            status,
+            mut headers,
+            body,
+            after_send,
+            extensions: response_extensions,
+            ..
+        } = self;
+        let head_only = response_extensions.get::<HeadOnly>().is_some();
+        match body.into_kind() {
+            Kind::Full(bytes) => {
+                if !head_only && !headers.contains(header::CONTENT_LENGTH) && allows_body(status) {
+                    headers.push(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+                }
+                sender.send(HttpSend::start(status, headers)).await?;
+                sender.send(HttpSend::body(bytes)).await?;
+            }
+            Kind::File { path, fallback } if extensions.pathsend || fallback.is_none() => {
+                sender.send(HttpSend::start(status, headers)).await?;
+                sender.send(HttpSend::ResponsePathsend { path }).await?;
+                drop(fallback);
+            }
+            Kind::File {
+                fallback: Some(stream),
+                ..
+            }
+            | Kind::Stream(stream) => {
+                sender.send(HttpSend::start(status, headers)).await?;
+                send_stream(sender, stream).await?;
+            }
+            Kind::File { fallback: None, .. } => {
+                unreachable!("a file body without fallback is matched by the pathsend arm")
+            }
+        }
+        for task in after_send {
+            task.await;
+        }
+        Ok(())
+    }
+}
+
+async fn send_stream(sender: &Sender, mut stream: crate::body::BodyStream) -> Result<(), BoxError> {
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk?;
+        if chunk.is_empty() {
+            continue;
+        }
+        sender.send(HttpSend::chunk(chunk)).await?;
+    }
+    sender.send(HttpSend::body(Bytes::new())).await?;
+    Ok(())
+}
+
+/// Whether a response with this status may carry a body (RFC 9110 section 6.4.1).
+fn allows_body(status: StatusCode) -> bool {
+    !(status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED)
+}
+
+/// Marks a response made by [`Response::into_head`].
+#[derive(Debug, Clone, Copy)]
+struct HeadOnly;
+
+impl fmt::Debug for Response {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Response")
+            .field("status", &self.status)
+            .field("headers", &self.headers)
+            .field("body", &self.body)
+            .field("after_send", &self.after_send.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Response {
+    fn default() -> Self {
+        Self::new(Body::empty())
+    }
+}
