@@ -134,8 +134,16 @@ impl Connection {
             self.shared.register_connection(cx.waker());
             loop {
                 let mut progress = self.app.poll(&self.shared, cx);
+                while answer.is_none() {
+                    let Some(event) = self.shared.take_outgoing() else {
+                        break;
+                    };
+                    progress = true;
+                    answer = self.answer(event, key, &mut out, &mut denial, cx);
+                }
                 if answer.is_none() && self.app.outcome().is_some() {
-                    // ASGI: the app returned without accepting or closing.
+                    // ASGI: the app returned without accepting or closing
+                    // (or in the middle of a denial response).
                     tracing::error!(
                         "ASGI application returned without answering websocket.connect"
                     );
@@ -154,13 +162,6 @@ impl Connection {
                     handshake::write_unavailable(&mut out);
                     answer = Some(Handshake::Refused);
                     progress = true;
-                }
-                while answer.is_none() {
-                    let Some(event) = self.shared.take_outgoing() else {
-                        break;
-                    };
-                    progress = true;
-                    answer = self.answer(event, key, &mut out, &mut denial, cx);
                 }
                 if answer.is_some() {
                     match write_out(io, &mut out, cx) {

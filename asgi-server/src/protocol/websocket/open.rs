@@ -135,6 +135,8 @@ impl Open {
     {
         let shared = &*conn.shared;
         let mut progress = conn.app.poll(shared, cx);
+        // What the app sent goes out before any close the server adds.
+        progress |= self.send_outgoing(ws, shared, cx, conn.config.close_timeout)?;
 
         if let Some(outcome) = conn.app.outcome()
             && !self.we_closed
@@ -164,7 +166,6 @@ impl Open {
             }
         }
 
-        progress |= self.send_outgoing(ws, shared, cx, conn.config.close_timeout)?;
         progress |= self.ping(ws, shared, cx, conn.config.ping_timeout)?;
 
         if self.need_flush {
