@@ -1,6 +1,7 @@
 //! Integration tests: real sockets on 127.0.0.1, raw bytes for the protocol
 //! rules and a real HTTP client for the happy paths.
 
+mod bad_input;
 mod http;
 mod lifespan;
 mod shutdown;

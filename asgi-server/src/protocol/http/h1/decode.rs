@@ -88,12 +88,7 @@ pub(crate) fn parse_head(
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) => {
             if buf.len() > limit {
-                let line_done = buf[..limit].windows(2).any(|w| w == b"\r\n");
-                return Err(if line_done {
-                    HeadError::HeadTooLarge
-                } else {
-                    HeadError::UriTooLong
-                });
+                return Err(too_large(buf, limit));
             }
             return Ok(None);
         }
@@ -113,7 +108,12 @@ pub(crate) fn parse_head(
         Err(_) => return Err(HeadError::BadRequest("malformed request head")),
     };
     if len > limit {
-        return Err(HeadError::HeadTooLarge);
+        return Err(too_large(buf, limit));
+    }
+    // RFC 9112 2.2 lets a recipient accept a bare LF as a line end; refusing
+    // it closes a request-smuggling gap between lenient and strict parsers.
+    if has_bare_lf(&buf[..len]) {
+        return Err(HeadError::BadRequest("bare LF in request head"));
     }
     let method = match req.method {
         Some(m) => {
@@ -274,6 +274,25 @@ impl Framing {
             expect_continue: http11 && self.expect_continue,
         })
     }
+}
+
+/// 414 when the request line alone is over the limit, else 431.
+fn too_large(buf: &[u8], limit: usize) -> HeadError {
+    match buf.iter().position(|&b| b == b'\n') {
+        Some(end) if end <= limit => HeadError::HeadTooLarge,
+        _ => HeadError::UriTooLong,
+    }
+}
+
+fn has_bare_lf(head: &[u8]) -> bool {
+    let mut prev = 0u8;
+    for &b in head {
+        if b == b'\n' && prev != b'\r' {
+            return true;
+        }
+        prev = b;
+    }
+    false
 }
 
 fn parse_content_length(digits: &[u8]) -> Option<u64> {

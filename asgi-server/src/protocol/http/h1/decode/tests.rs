@@ -13,6 +13,7 @@ fn well_formed_heads_parse() {
     let cases: &[Case] = &[
         (b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", BodyKind::Length(0), true, false, false),
         (b"\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", BodyKind::Length(0), true, false, false),
+        (b"GET / HTTP/1.1\r\nHost: a\r\nX: \xe9t\xe9\r\n\r\n", BodyKind::Length(0), true, false, false),
         (b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", BodyKind::Length(0), false, false, false),
         (b"GET / HTTP/1.0\r\n\r\n", BodyKind::Length(0), false, false, false),
         (b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", BodyKind::Length(0), true, false, false),
@@ -90,6 +91,8 @@ fn incomplete_heads_need_more() {
 fn bad_heads_are_rejected_with_their_status() {
     let cases: &[(&[u8], StatusCode)] = &[
         (b"GET / HTTP/2.0\r\n\r\n", StatusCode::BAD_REQUEST),
+        (b"GET / HTTP/1.1\nHost: a\r\n\r\n", StatusCode::BAD_REQUEST),
+        (b"GET / HTTP/1.1\r\nHost: a\n\r\n", StatusCode::BAD_REQUEST),
         (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", StatusCode::BAD_REQUEST),
         (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", StatusCode::BAD_REQUEST),
         (b"G(T / HTTP/1.1\r\nHost: a\r\n\r\n", StatusCode::BAD_REQUEST),
@@ -135,6 +138,8 @@ fn oversized_heads_are_431_or_414() {
     big.extend(std::iter::repeat_n(b'a', 200));
     let mut long_target = b"GET /".to_vec();
     long_target.extend(std::iter::repeat_n(b'a', 200));
+    let mut complete_long_target = long_target.clone();
+    complete_long_target.extend_from_slice(b" HTTP/1.1\r\nHost: a\r\n\r\n");
 
     assert_eq!(parse(&many).unwrap_err(), HeadError::HeadTooLarge);
     assert_eq!(
