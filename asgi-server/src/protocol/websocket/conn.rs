@@ -4,7 +4,8 @@ use std::fmt;
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll, Wake, Waker};
 
 use asgi_core::http::StatusCode;
 use asgi_core::message::CLOSE_ABNORMAL;
@@ -35,8 +36,51 @@ pub(super) struct Connection {
     pub(super) shared: Arc<Shared>,
     pub(super) app: AppTask,
     pub(super) config: Arc<WebSocketConfig>,
-    pub(super) shutdown: Pin<Box<dyn Future<Output = ()> + Send>>,
-    pub(super) shutting_down: bool,
+    pub(super) shutdown: ShutdownWatch,
+}
+
+/// Learns that the server shuts down without touching anything shared
+/// with other connections on every turn.
+///
+/// Polling the `Shutdown` future takes a lock that every connection shares
+/// (the watch channel's waiter list). So it is polled once to register, with
+/// a waker that raises `fired` and wakes the connection, and again only
+/// after that waker fired.
+pub(super) struct ShutdownWatch {
+    future: Pin<Box<dyn Future<Output = ()> + Send>>,
+    signal: Arc<ShutdownSignal>,
+    waker: Waker,
+    polled: bool,
+    begun: bool,
+}
+
+struct ShutdownSignal {
+    fired: AtomicBool,
+    shared: Arc<Shared>,
+}
+
+impl Wake for ShutdownSignal {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.fired.store(true, Ordering::Release);
+        self.shared.wake_connection_now();
+    }
+}
+
+impl ShutdownWatch {
+    /// `true` once, when shutdown has begun.
+    pub(super) fn begins(&mut self) -> bool {
+        if self.begun || (self.polled && !self.signal.fired.swap(false, Ordering::Acquire)) {
+            return false;
+        }
+        self.polled = true;
+        let mut cx = Context::from_waker(&self.waker);
+        self.begun = self.future.as_mut().poll(&mut cx).is_ready();
+        self.begun
+    }
 }
 
 /// How the held handshake ended.
@@ -64,12 +108,21 @@ impl Connection {
         config: Arc<WebSocketConfig>,
         mut shutdown: Shutdown,
     ) -> Self {
+        let signal = Arc::new(ShutdownSignal {
+            fired: AtomicBool::new(false),
+            shared: shared.clone(),
+        });
         Self {
             shared,
             app,
             config,
-            shutdown: Box::pin(async move { shutdown.wait().await }),
-            shutting_down: false,
+            shutdown: ShutdownWatch {
+                future: Box::pin(async move { shutdown.wait().await }),
+                waker: Waker::from(signal.clone()),
+                signal,
+                polled: false,
+                begun: false,
+            },
         }
     }
 
@@ -151,13 +204,9 @@ impl Connection {
                     handshake::write_internal_error(&mut out);
                     answer = Some(Handshake::Refused);
                 }
-                if answer.is_none()
-                    && !self.shutting_down
-                    && self.shutdown.as_mut().poll(cx).is_ready()
-                {
+                if answer.is_none() && self.shutdown.begins() {
                     // A handshake the app still holds must not hold the
                     // server's shutdown too (Uvicorn answers 500 here).
-                    self.shutting_down = true;
                     self.shared.stop_sending(None);
                     handshake::write_unavailable(&mut out);
                     answer = Some(Handshake::Refused);
@@ -283,7 +332,7 @@ impl fmt::Debug for Connection {
         f.debug_struct("Connection")
             .field("app", &self.app)
             .field("config", &self.config)
-            .field("shutting_down", &self.shutting_down)
+            .field("shutting_down", &self.shutdown.begun)
             .finish_non_exhaustive()
     }
 }

@@ -151,8 +151,7 @@ impl Open {
             progress = true;
         }
 
-        if !conn.shutting_down && conn.shutdown.as_mut().poll(cx).is_ready() {
-            conn.shutting_down = true;
+        if conn.shutdown.begins() {
             progress = true;
             if !self.we_closed && !self.peer_closed {
                 self.server_close(

@@ -95,6 +95,13 @@ impl Shared {
         }
     }
 
+    /// Wakes the connection task, whatever it is doing.
+    pub(super) fn wake_connection_now(&self) {
+        if let Some(conn) = &self.lock().conn {
+            conn.wake_by_ref();
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // Nothing panics while holding the lock; if it ever did, the data
         // is still consistent enough to finish the connection.
