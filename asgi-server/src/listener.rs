@@ -90,10 +90,38 @@ impl Listener {
         )))
     }
 
+    /// Adopts an inherited listening socket.
+    ///
+    /// Only descriptor 0 (standard input, as inetd and systemd's
+    /// `StandardInput=socket` pass it) can be adopted: taking ownership of an
+    /// arbitrary descriptor number needs `unsafe`, which this crate forbids.
+    #[cfg(unix)]
     fn from_fd(fd: i32) -> Result<Self, Error> {
-        Err(Error::config(format!(
-            "--fd {fd}: adopting an inherited descriptor needs unsafe code, which this crate forbids; bind with --host/--port or --uds"
-        )))
+        use std::os::fd::AsFd;
+        let what = format!("fd {fd}");
+        if fd != 0 {
+            return Err(Error::config(format!(
+                "--fd {fd}: only descriptor 0 (a listening socket on standard input) can be adopted; use --host/--port or --uds"
+            )));
+        }
+        let adopt = || -> io::Result<Self> {
+            let socket = Socket::from(std::io::stdin().as_fd().try_clone_to_owned()?);
+            socket.set_nonblocking(true)?;
+            let local = socket.local_addr()?;
+            if let Some(path) = local.as_pathname().map(PathBuf::from) {
+                let std =
+                    std::os::unix::net::UnixListener::from(std::os::fd::OwnedFd::from(socket));
+                Ok(Listener::Unix(UnixListener::from_std(std)?, path))
+            } else {
+                Ok(Listener::Tcp(TcpListener::from_std(socket.into())?))
+            }
+        };
+        adopt().map_err(|error| Error::bind(what, error))
+    }
+
+    #[cfg(not(unix))]
+    fn from_fd(fd: i32) -> Result<Self, Error> {
+        Err(Error::config(format!("--fd {fd} needs a Unix platform")))
     }
 
     /// The address connections arrive on, as `scope["server"]` gives it.

@@ -267,6 +267,7 @@ fn spawn_connection(
             let info = ConnInfo {
                 client: Some(peer),
                 scheme: Scheme::Http,
+                tls: None,
             };
             tasks.spawn(serve_connection(stream, info, ctx, shutdown));
         }
@@ -275,6 +276,7 @@ fn spawn_connection(
             let info = ConnInfo {
                 client: None,
                 scheme: Scheme::Http,
+                tls: None,
             };
             tasks.spawn(serve_connection(stream, info, ctx, shutdown));
         }

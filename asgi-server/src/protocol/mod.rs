@@ -8,7 +8,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize};
 
-use asgi_core::{Scheme, ServerAddr, SharedApp, State};
+use asgi_core::{Scheme, ServerAddr, SharedApp, State, TlsInfo};
+use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::config::Config;
@@ -48,13 +49,17 @@ pub(crate) struct ConnInfo {
     pub(crate) client: Option<SocketAddr>,
     /// `http` on plain connections; `https` once TLS terminates here.
     pub(crate) scheme: Scheme,
+    /// The `tls` scope extension, on TLS connections.
+    pub(crate) tls: Option<Arc<TlsInfo>>,
 }
 
 /// Serves one accepted connection until it closes.
 ///
-/// The place where protocol detection goes: TLS is terminated by the caller
-/// (the accept loop) before this, and with `--http auto` the HTTP/2 preface
-/// will be recognised here; today every connection is HTTP/1.1.
+/// The place where protocol detection goes: TLS is terminated before this
+/// (in the connection task the accept loop spawns, filling `info.scheme` and
+/// `info.tls`), and with `--http auto` the HTTP/2 preface (or ALPN `h2`) will
+/// be recognised here, passing any bytes read while peeking on to the HTTP/1.1
+/// engine as its `buffered` argument. Today every connection is HTTP/1.1.
 pub(crate) async fn serve_connection<I>(
     io: I,
     info: ConnInfo,
@@ -63,5 +68,5 @@ pub(crate) async fn serve_connection<I>(
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    http::h1::conn::serve(io, info, ctx, shutdown).await;
+    http::h1::conn::serve(io, BytesMut::new(), info, ctx, shutdown).await;
 }

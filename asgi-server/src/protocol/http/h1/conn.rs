@@ -46,8 +46,11 @@ const LINGER_TIME: Duration = Duration::from_secs(1);
 const LINGER_BYTES: usize = 1024 * 1024;
 
 /// Serves one HTTP/1.1 connection until it closes.
+///
+/// `buffered` holds bytes already read from `io` (by protocol detection).
 pub(crate) async fn serve<I>(
     io: I,
+    buffered: BytesMut,
     info: ConnInfo,
     ctx: Arc<ServiceContext>,
     mut shutdown: Shutdown,
@@ -56,12 +59,16 @@ pub(crate) async fn serve<I>(
 {
     ctx.connections.fetch_add(1, Ordering::Relaxed);
     let _count = Decrement(&ctx.connections);
-    let mut shared = Arc::new(Shared::new(ConnIo::new(io, ctx.clone(), shutdown.clone())));
-    let mut timer = Box::pin(tokio::time::sleep(Duration::ZERO));
+    let mut conn = ConnIo::new(io, ctx.clone(), shutdown.clone());
+    if !buffered.is_empty() {
+        conn.read_buf = buffered;
+    }
+    let mut shared = Arc::new(Shared::new(conn));
+    let mut timer = Timer::new();
     let mut first = true;
 
     let linger = loop {
-        let head = match read_head(&shared, &ctx, &mut shutdown, first, timer.as_mut()).await {
+        let head = match read_head(&shared, &ctx, &mut shutdown, first, &mut timer).await {
             HeadResult::Head(head) => head,
             HeadResult::Close => break false,
             HeadResult::Error(error) => {
@@ -113,13 +120,13 @@ pub(crate) async fn serve<I>(
                 .await
         };
 
-        let (status, keep_alive) = shared
+        let (status, keep_alive, body_done) = shared
             .with(|c| {
                 report(&outcome, &c.cycle);
                 c.finish_cycle();
-                (c.cycle.status, c.cycle.keep_alive())
+                (c.cycle.status, c.cycle.keep_alive(), c.cycle.body_done())
             })
-            .unwrap_or((None, false));
+            .unwrap_or((None, false, true));
         if let (Some((method, target, version)), Some(status)) = (access, status) {
             log_access(&info, &method, &target, version, status);
         }
@@ -133,10 +140,12 @@ pub(crate) async fn serve<I>(
             }
         }
         if !keep_alive || shutdown.is_shutdown() {
-            break false;
+            // Unread request bytes would turn the close into a reset that can
+            // destroy the response on its way: linger then.
+            break !body_done;
         }
         if !drain_body(&shared, &ctx).await {
-            break false;
+            break true;
         }
     };
     close(&shared, &ctx, linger).await;
@@ -209,6 +218,47 @@ impl Drop for Decrement<'_> {
     }
 }
 
+/// A connection's deadline timer, re-armed lazily.
+///
+/// Moving a deadline later (each keep-alive request does) only records it;
+/// the sleep is reset when it fires early or must fire sooner. Under steady
+/// traffic that is one timer-wheel update per timeout period, not per request.
+struct Timer {
+    sleep: Pin<Box<Sleep>>,
+    armed: Instant,
+    deadline: Instant,
+}
+
+impl Timer {
+    fn new() -> Self {
+        let now = Instant::now();
+        Self {
+            sleep: Box::pin(tokio::time::sleep_until(now)),
+            armed: now,
+            deadline: now,
+        }
+    }
+
+    fn set(&mut self, deadline: Instant) {
+        self.deadline = deadline;
+        if deadline < self.armed {
+            self.armed = deadline;
+            self.sleep.as_mut().reset(deadline);
+        }
+    }
+
+    async fn expired(&mut self) {
+        loop {
+            self.sleep.as_mut().await;
+            if Instant::now() >= self.deadline {
+                return;
+            }
+            self.armed = self.deadline;
+            self.sleep.as_mut().reset(self.deadline);
+        }
+    }
+}
+
 enum HeadResult {
     Head(RequestHead),
     Close,
@@ -221,7 +271,7 @@ async fn read_head<I>(
     ctx: &ServiceContext,
     shutdown: &mut Shutdown,
     first: bool,
-    mut timer: Pin<&mut Sleep>,
+    timer: &mut Timer,
 ) -> HeadResult
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -239,7 +289,7 @@ where
     } else {
         ctx.config.timeout_request_head
     };
-    timer.as_mut().reset(Instant::now() + wait);
+    timer.set(Instant::now() + wait);
     loop {
         tokio::select! {
             biased;
@@ -249,10 +299,10 @@ where
                 HeadPoll::Closed => return HeadResult::Close,
                 HeadPoll::Started => {
                     idle = false;
-                    timer.as_mut().reset(Instant::now() + ctx.config.timeout_request_head);
+                    timer.set(Instant::now() + ctx.config.timeout_request_head);
                 }
             },
-            () = timer.as_mut() => {
+            () = timer.expired() => {
                 if idle {
                     tracing::debug!("closing idle keep-alive connection");
                 } else {
@@ -305,7 +355,8 @@ where
             .with(|c| Pin::new(&mut c.io).poll_shutdown(cx))
             .unwrap_or(Poll::Ready(Ok(())))
     });
-    if tokio::time::timeout(LINGER_TIME, shutdown).await.is_err() || !linger {
+    let pending_input = shared.with(|c| !c.read_buf.is_empty()).unwrap_or(false);
+    if tokio::time::timeout(LINGER_TIME, shutdown).await.is_err() || !(linger || pending_input) {
         return;
     }
     let Some(mut conn) = shared.take() else {
@@ -407,6 +458,8 @@ struct ConnIo<I> {
     cycle: Cycle,
     ctx: Arc<ServiceContext>,
     shutdown: Shutdown,
+    /// Reused by the head parser.
+    scratch: Vec<decode::FieldIndex>,
 }
 
 enum HeadPoll {
@@ -431,6 +484,7 @@ where
             cycle: Cycle::idle(),
             ctx,
             shutdown,
+            scratch: Vec::new(),
         }
     }
 
@@ -448,7 +502,11 @@ where
     }
 
     fn try_parse_head(&mut self) -> Option<HeadResult> {
-        match decode::parse_head(&mut self.read_buf, self.ctx.config.limit_request_head) {
+        match decode::parse_head(
+            &mut self.read_buf,
+            self.ctx.config.limit_request_head,
+            &mut self.scratch,
+        ) {
             Ok(Some(head)) => Some(HeadResult::Head(head)),
             Ok(None) => None,
             Err(error) => Some(HeadResult::Error(error)),
@@ -458,7 +516,11 @@ where
     fn poll_head(&mut self, cx: &mut Context<'_>, idle: bool) -> Poll<HeadPoll> {
         loop {
             if !self.read_buf.is_empty() {
-                match decode::parse_head(&mut self.read_buf, self.ctx.config.limit_request_head) {
+                match decode::parse_head(
+                    &mut self.read_buf,
+                    self.ctx.config.limit_request_head,
+                    &mut self.scratch,
+                ) {
                     Ok(Some(head)) => return Poll::Ready(HeadPoll::Head(head)),
                     Err(error) => return Poll::Ready(HeadPoll::Error(error)),
                     Ok(None) if idle => return Poll::Ready(HeadPoll::Started),

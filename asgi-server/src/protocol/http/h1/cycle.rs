@@ -337,6 +337,11 @@ impl Cycle {
         self.status = Some(status);
     }
 
+    /// Whether the whole request body has been read (or there was none).
+    pub(crate) fn body_done(&self) -> bool {
+        matches!(self.body, BodyState::Done)
+    }
+
     /// Body bytes received so far.
     pub(crate) fn body_received(&self) -> u64 {
         self.body_received
@@ -393,6 +398,7 @@ pub(crate) fn websocket_scope(
     scope.root_path.clone_from(&ctx.config.root_path);
     scope.state = ctx.state.clone();
     scope.extensions.websocket_http_response = true;
+    scope.extensions.tls.clone_from(&info.tls);
     if ctx.config.proxy_headers {
         proxy::apply(
             &scope.headers,

@@ -70,14 +70,19 @@ impl HeadError {
     }
 }
 
+/// Where one header field sits in the head: its name, and its value as (start, len).
+pub(crate) type FieldIndex = (HeaderName, usize, usize);
+
 /// Parses one request head from the front of `buf`.
 ///
 /// Returns `Ok(None)` when more bytes are needed. On success the head's bytes
 /// are split off `buf` (header values and the target share that memory); what
-/// is left is the body and any pipelined requests.
+/// is left is the body and any pipelined requests. `scratch` is reused
+/// between calls so that parsing does not allocate for it.
 pub(crate) fn parse_head(
     buf: &mut BytesMut,
     limit: usize,
+    scratch: &mut Vec<FieldIndex>,
 ) -> Result<Option<RequestHead>, HeadError> {
     let mut raw = [MaybeUninit::<httparse::Header<'_>>::uninit(); MAX_HEADERS];
     let mut req = httparse::Request::new(&mut []);
@@ -132,7 +137,8 @@ pub(crate) fn parse_head(
     let target_range = (offset(path.as_bytes()), path.len());
 
     // Header names are parsed now; values are sliced out of the frozen head below.
-    let mut fields: Vec<(HeaderName, usize, usize)> = Vec::with_capacity(req.headers.len());
+    scratch.clear();
+    let fields = scratch;
     for h in req.headers.iter() {
         let name = HeaderName::from_bytes(h.name.as_bytes())
             .map_err(|_| HeadError::BadRequest("invalid header name"))?;
@@ -142,7 +148,7 @@ pub(crate) fn parse_head(
 
     let mut framing = Framing::default();
     let mut headers = Headers::with_capacity(fields.len());
-    for (name, start, len) in fields {
+    for (name, start, len) in fields.drain(..) {
         let raw_value = head.slice(start..start + len);
         framing.observe(&name, &raw_value)?;
         let value = HeaderValue::from_maybe_shared(raw_value)

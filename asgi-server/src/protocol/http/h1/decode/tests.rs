@@ -3,7 +3,7 @@ use super::*;
 const LIMIT: usize = 64 * 1024;
 
 fn parse(input: &[u8]) -> Result<Option<RequestHead>, HeadError> {
-    parse_head(&mut BytesMut::from(input), LIMIT)
+    parse_head(&mut BytesMut::from(input), LIMIT, &mut Vec::new())
 }
 
 #[test]
@@ -57,7 +57,9 @@ fn head_fields_are_sliced_and_ordered() {
     let mut buf =
         BytesMut::from(&b"GET /a%20b?x=1 HTTP/1.1\r\nHost: h\r\nX-A: 1\r\nx-a: 2\r\n\r\nNEXT"[..]);
 
-    let head = parse_head(&mut buf, LIMIT).unwrap().unwrap();
+    let head = parse_head(&mut buf, LIMIT, &mut Vec::new())
+        .unwrap()
+        .unwrap();
 
     assert_eq!(head.method, Method::GET);
     assert_eq!(head.target, &b"/a%20b?x=1"[..]);
@@ -143,11 +145,11 @@ fn oversized_heads_are_431_or_414() {
 
     assert_eq!(parse(&many).unwrap_err(), HeadError::HeadTooLarge);
     assert_eq!(
-        parse_head(&mut BytesMut::from(&big[..]), 100).unwrap_err(),
+        parse_head(&mut BytesMut::from(&big[..]), 100, &mut Vec::new()).unwrap_err(),
         HeadError::HeadTooLarge
     );
     assert_eq!(
-        parse_head(&mut BytesMut::from(&long_target[..]), 100).unwrap_err(),
+        parse_head(&mut BytesMut::from(&long_target[..]), 100, &mut Vec::new()).unwrap_err(),
         HeadError::UriTooLong
     );
 }
