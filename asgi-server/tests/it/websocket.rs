@@ -155,11 +155,15 @@ async fn roundtrip(addr: SocketAddr, request: &str) -> String {
 
 /// Upgrades a raw socket and returns it positioned after the 101 head.
 async fn raw_connect(addr: SocketAddr) -> TcpStream {
+    raw_connect_with(addr, b"").await
+}
+
+/// Upgrades a raw socket, sending `early` in the same write as the request.
+async fn raw_connect_with(addr: SocketAddr, early: &[u8]) -> TcpStream {
     let mut stream = TcpStream::connect(addr).await.unwrap();
-    stream
-        .write_all(upgrade_request("13").as_bytes())
-        .await
-        .unwrap();
+    let mut request = upgrade_request("13").into_bytes();
+    request.extend_from_slice(early);
+    stream.write_all(&request).await.unwrap();
     let mut head = Vec::new();
     while !head.ends_with(b"\r\n\r\n") {
         head.push(within(stream.read_u8()).await.unwrap());
@@ -169,20 +173,26 @@ async fn raw_connect(addr: SocketAddr) -> TcpStream {
     stream
 }
 
-/// A client frame (masked unless `masked` is false) with a payload under 126 bytes.
+/// A client frame, masked unless `masked` is false.
 fn frame(fin: bool, opcode: u8, payload: &[u8], masked: bool) -> Vec<u8> {
-    let len = u8::try_from(payload.len())
-        .ok()
-        .filter(|len| *len < 126)
-        .expect("short payload");
     let mut out = vec![(u8::from(fin) << 7) | opcode];
+    let mask_bit = if masked { 0x80 } else { 0 };
+    match u16::try_from(payload.len()) {
+        Ok(len @ 0..=125) => out.push(mask_bit | len as u8),
+        Ok(len) => {
+            out.push(mask_bit | 126);
+            out.extend_from_slice(&len.to_be_bytes());
+        }
+        Err(_) => {
+            out.push(mask_bit | 127);
+            out.extend_from_slice(&(payload.len() as u64).to_be_bytes());
+        }
+    }
     if masked {
         let key = [0x12, 0x34, 0x56, 0x78];
-        out.push(0x80 | len);
         out.extend_from_slice(&key);
         out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
     } else {
-        out.push(len);
         out.extend_from_slice(payload);
     }
     out
@@ -339,10 +349,17 @@ async fn app_ending_without_close_closes_with_1000_or_1011() {
 
 #[tokio::test]
 async fn close_before_accept_is_403() {
-    let app = app_fn(|_scope, receive, send| async move {
-        receive.receive().await?;
-        send.send(WebSocketSend::close(1000)).await?;
-        Ok(())
+    let (tx, mut reports) = mpsc::unbounded_channel();
+    let app = app_fn(move |_scope, receive, send| {
+        let report = tx.clone();
+        async move {
+            receive.receive().await?;
+            send.send(WebSocketSend::close(1000)).await?;
+            if let ReceiveEvent::WebSocket(event) = receive.receive().await? {
+                let _ = report.send(event);
+            }
+            Ok(())
+        }
     });
     let server = start(app).await;
 
@@ -352,6 +369,57 @@ async fn close_before_accept_is_403() {
         Err(WsError::Http(response)) => assert_eq!(response.status(), StatusCode::FORBIDDEN),
         other => panic!("expected a 403, got {other:?}"),
     }
+    assert_eq!(next_report(&mut reports).await, disconnect(1006, ""));
+}
+
+#[tokio::test]
+async fn app_returning_before_accept_is_500() {
+    let app = app_fn(|_scope, receive, _send| async move {
+        receive.receive().await?;
+        Ok(())
+    });
+    let server = start(app).await;
+
+    let reply = roundtrip(server.addr, &upgrade_request("13")).await;
+
+    assert!(
+        reply.starts_with("HTTP/1.1 500 Internal Server Error\r\n"),
+        "{reply}"
+    );
+}
+
+#[tokio::test]
+async fn shutdown_while_the_app_holds_the_handshake_is_503() {
+    let (tx, mut reports) = mpsc::unbounded_channel();
+    let app = app_fn(move |_scope, receive, _send| {
+        let report = tx.clone();
+        async move {
+            // Never answers connect; the next event is the disconnect.
+            for _ in 0..2 {
+                if let ReceiveEvent::WebSocket(event) = receive.receive().await? {
+                    let _ = report.send(event);
+                }
+            }
+            Ok(())
+        }
+    });
+    let server = start(app).await;
+    let mut stream = TcpStream::connect(server.addr).await.unwrap();
+    stream
+        .write_all(upgrade_request("13").as_bytes())
+        .await
+        .unwrap();
+    assert_eq!(next_report(&mut reports).await, WebSocketReceive::Connect);
+
+    server.handle.shutdown();
+
+    let reply = String::from_utf8_lossy(&support::read_to_close(&mut stream).await).into_owned();
+    assert!(
+        reply.starts_with("HTTP/1.1 503 Service Unavailable\r\n"),
+        "{reply}"
+    );
+    assert_eq!(next_report(&mut reports).await, disconnect(1006, ""));
+    server.stop().await.expect("the server stops");
 }
 
 #[tokio::test]
@@ -388,11 +456,14 @@ async fn denial_response_is_sent_and_the_connection_closed() {
 }
 
 #[tokio::test]
-async fn wrong_version_is_426_with_the_supported_version() {
+async fn wrong_version_is_426_and_a_missing_key_400() {
     let (app, mut reports) = echo_app();
     let server = start(app).await;
+    let no_key = "GET /ws HTTP/1.1\r\nHost: test\r\nUpgrade: websocket\r\n\
+                  Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n";
 
     let reply = roundtrip(server.addr, &upgrade_request("8")).await;
+    let missing_key = roundtrip(server.addr, no_key).await;
 
     assert!(
         reply.starts_with("HTTP/1.1 426 Upgrade Required\r\n"),
@@ -401,6 +472,10 @@ async fn wrong_version_is_426_with_the_supported_version() {
     assert!(
         reply.contains("\r\nsec-websocket-version: 13\r\n"),
         "{reply}"
+    );
+    assert!(
+        missing_key.starts_with("HTTP/1.1 400 Bad Request\r\n"),
+        "{missing_key}"
     );
     assert!(reports.try_recv().is_err(), "the app is not called");
 }
@@ -444,8 +519,78 @@ async fn oversize_message_is_closed_with_1009() {
 }
 
 #[tokio::test]
+async fn oversize_fragmented_message_is_closed_with_1009() {
+    let (app, _reports) = echo_app();
+    let websocket = WebSocketConfig {
+        max_size: 1024,
+        ..quiet()
+    };
+    let server = support::serve_with(ws_config(websocket), app).await;
+    let mut stream = raw_connect(server.addr).await;
+
+    stream
+        .write_all(&frame(false, 0x2, &[1u8; 1000], true))
+        .await
+        .unwrap();
+    stream
+        .write_all(&frame(true, 0x0, &[1u8; 100], true))
+        .await
+        .unwrap();
+
+    assert_eq!(read_close_code(&mut stream).await, 1009);
+}
+
+#[tokio::test]
+async fn frames_sent_with_the_request_are_not_lost() {
+    let (app, _reports) = echo_app();
+    let server = start(app).await;
+
+    let mut stream = raw_connect_with(server.addr, &frame(true, 0x1, b"early", true)).await;
+
+    assert_eq!(
+        read_frame(&mut stream).await,
+        Some((0x1, b"early".to_vec()))
+    );
+}
+
+#[tokio::test]
+async fn a_client_that_answers_pings_stays_connected() {
+    let (app, _reports) = echo_app();
+    let websocket = WebSocketConfig {
+        ping_interval: Some(Duration::from_millis(20)),
+        ping_timeout: Some(Duration::from_millis(200)),
+        ..quiet()
+    };
+    let server = support::serve_with(ws_config(websocket), app).await;
+    let mut stream = raw_connect(server.addr).await;
+
+    for _ in 0..3 {
+        let (opcode, payload) = read_frame(&mut stream).await.unwrap();
+        assert_eq!(opcode, 0x9);
+        stream
+            .write_all(&frame(true, 0xA, &payload, true))
+            .await
+            .unwrap();
+    }
+    stream
+        .write_all(&frame(true, 0x1, b"still here", true))
+        .await
+        .unwrap();
+
+    loop {
+        match read_frame(&mut stream).await.unwrap() {
+            (0x9, _) => continue,
+            echo => {
+                assert_eq!(echo, (0x1, b"still here".to_vec()));
+                break;
+            }
+        }
+    }
+}
+
+#[tokio::test]
 async fn protocol_violations_get_their_rfc_close_codes() {
-    let cases: [(&str, Vec<u8>, u16); 3] = [
+    let cases: [(&str, Vec<u8>, u16); 5] = [
         (
             "invalid UTF-8",
             frame(true, 0x1, &[0x66, 0xFF, 0xFE], true),
@@ -453,6 +598,8 @@ async fn protocol_violations_get_their_rfc_close_codes() {
         ),
         ("unmasked frame", frame(true, 0x1, b"plain", false), 1002),
         ("reserved opcode", frame(true, 0x3, b"x", true), 1002),
+        ("continuation first", frame(true, 0x0, b"x", true), 1002),
+        ("fragmented ping", frame(false, 0x9, b"x", true), 1002),
     ];
     let (app, mut reports) = echo_app();
     let server = start(app).await;

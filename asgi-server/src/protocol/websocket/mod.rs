@@ -29,8 +29,6 @@ mod conn;
 mod handshake;
 mod open;
 mod shared;
-#[cfg(test)]
-mod tests;
 
 use std::sync::Arc;
 use std::time::Duration;
