@@ -23,6 +23,7 @@ use asgi_core::{
 };
 use bytes::{Buf, BufMut, BytesMut};
 use futures_util::FutureExt;
+use futures_util::future::FusedFuture;
 use http::StatusCode;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::time::{Instant, Sleep};
@@ -53,7 +54,7 @@ pub(crate) async fn serve<I>(
     buffered: BytesMut,
     info: ConnInfo,
     ctx: Arc<ServiceContext>,
-    mut shutdown: Shutdown,
+    shutdown: Shutdown,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -66,9 +67,22 @@ pub(crate) async fn serve<I>(
     let mut shared = Arc::new(Shared::new(conn));
     let mut timer = Timer::new();
     let mut first = true;
+    // One shutdown listener for the connection's life: registering a fresh
+    // one for every keep-alive wait would cost a lock per request.
+    let mut listener = shutdown.clone();
+    let mut shutdown_signal = pin!(listener.wait().fuse());
 
     let linger = loop {
-        let head = match read_head(&shared, &ctx, &mut shutdown, first, &mut timer).await {
+        let head = match read_head(
+            &shared,
+            &ctx,
+            &shutdown,
+            shutdown_signal.as_mut(),
+            first,
+            &mut timer,
+        )
+        .await
+        {
             HeadResult::Head(head) => head,
             HeadResult::Close => break false,
             HeadResult::Error(error) => {
@@ -101,10 +115,9 @@ pub(crate) async fn serve<I>(
             tracing::warn!("maximum request limit of {max} exceeded; shutting down");
             ctx.trigger.trigger();
         }
-        let access = ctx
-            .config
-            .access_log
-            .then(|| (head.method.clone(), head.target.clone(), head.version));
+        let access = (ctx.config.access_log
+            && tracing::enabled!(target: "asgi_server::access", tracing::Level::INFO))
+        .then(|| (head.method.clone(), head.target.clone(), head.version));
         shared.with(|c| c.cycle = cycle);
 
         let scope = cycle::http_scope(head, &info, &ctx);
@@ -144,7 +157,7 @@ pub(crate) async fn serve<I>(
             // destroy the response on its way: linger then.
             break !body_done;
         }
-        if !drain_body(&shared, &ctx).await {
+        if !body_done && !drain_body(&shared, &ctx).await {
             break true;
         }
     };
@@ -208,6 +221,7 @@ fn log_access(
         String::from_utf8_lossy(target),
         status.as_u16()
     );
+    // The line reads like Uvicorn's: `127.0.0.1:51234 - "GET / HTTP/1.1" 200`.
 }
 
 struct Decrement<'a>(&'a std::sync::atomic::AtomicUsize);
@@ -266,24 +280,29 @@ enum HeadResult {
 }
 
 /// Waits for the next request head, within the keep-alive and head timeouts.
-async fn read_head<I>(
+async fn read_head<I, S>(
     shared: &Shared<I>,
     ctx: &ServiceContext,
-    shutdown: &mut Shutdown,
+    shutdown: &Shutdown,
+    mut shutdown_signal: Pin<&mut S>,
     first: bool,
     timer: &mut Timer,
 ) -> HeadResult
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: FusedFuture<Output = ()>,
 {
     // Pipelined requests are parsed straight from the buffer, no timer needed.
-    let Some(buffered) = shared.with(|c| c.read_buf.is_empty()) else {
+    let Some(empty) = shared.with(|c| c.read_buf.is_empty()) else {
         return HeadResult::Close;
     };
-    if !buffered && let Some(Some(result)) = shared.with(ConnIo::try_parse_head) {
+    if !empty && let Some(Some(result)) = shared.with(ConnIo::try_parse_head) {
         return result;
     }
-    let mut idle = !first && buffered;
+    if shutdown.is_shutdown() {
+        return HeadResult::Close;
+    }
+    let mut idle = !first && empty;
     let wait = if idle {
         ctx.config.timeout_keep_alive
     } else {
@@ -310,7 +329,7 @@ where
                 }
                 return HeadResult::Close;
             }
-            () = shutdown.wait() => return HeadResult::Close,
+            () = shutdown_signal.as_mut() => return HeadResult::Close,
         }
     }
 }

@@ -82,7 +82,8 @@ impl Cycle {
             version: head.version,
             is_head: head.method == Method::HEAD,
             keep_alive: head.keep_alive,
-            expect_continue: head.expect_continue,
+            // Nothing to continue to when there is no body.
+            expect_continue: head.expect_continue && head.body != BodyKind::Length(0),
             disconnected: false,
             body_error: None,
             body_limit,
