@@ -83,6 +83,11 @@ struct Open {
     pong_deadline: Option<Pin<Box<Sleep>>>,
     /// When to give up waiting for the peer's close frame.
     close_deadline: Option<Pin<Box<Sleep>>>,
+    /// The timers must be polled: a new poll began, or a timer was set.
+    ///
+    /// Between those, a timer that fires wakes the task, which starts a new
+    /// poll; so a busy connection does not poll them on every turn.
+    timers_due: bool,
 }
 
 impl Open {
@@ -98,6 +103,7 @@ impl Open {
             ping_count: 0,
             pong_deadline: None,
             close_deadline: None,
+            timers_due: true,
         }
     }
 
@@ -111,6 +117,7 @@ impl Open {
         I: AsyncRead + AsyncWrite + Unpin,
     {
         conn.shared.register_connection(cx.waker());
+        self.timers_due = true;
         for _ in 0..TURNS_PER_POLL {
             match self.turn(conn, ws, cx) {
                 Ok(true) => continue,
@@ -165,8 +172,6 @@ impl Open {
             }
         }
 
-        progress |= self.ping(ws, shared, cx, conn.config.ping_timeout)?;
-
         if self.need_flush {
             match Pin::new(&mut *ws).poll_flush(cx) {
                 Poll::Ready(Ok(())) => {
@@ -199,6 +204,26 @@ impl Open {
             }
         }
 
+        if self.timers_due {
+            self.timers_due = false;
+            progress |= self.timers(ws, shared, cx, reading, conn.config.ping_timeout)?;
+        }
+        Ok(progress)
+    }
+
+    /// Polls the ping timer and the deadlines; `Ok(true)` if one fired.
+    fn timers<I>(
+        &mut self,
+        ws: &mut WebSocketStream<I>,
+        shared: &Shared,
+        cx: &mut Context<'_>,
+        reading: bool,
+        ping_timeout: Option<Duration>,
+    ) -> Result<bool, Ending>
+    where
+        I: AsyncRead + AsyncWrite + Unpin,
+    {
+        let mut fired = self.ping(ws, shared, cx, ping_timeout)?;
         if let Some(deadline) = &mut self.close_deadline
             && deadline.as_mut().poll(cx).is_ready()
         {
@@ -212,10 +237,10 @@ impl Open {
             if !reading {
                 // The pong may be waiting behind messages the app has not
                 // received yet: wait until reading resumes.
-                if let Some(timeout) = conn.config.ping_timeout {
+                if let Some(timeout) = ping_timeout {
                     deadline.as_mut().reset(Instant::now() + timeout);
                 }
-                progress = true;
+                fired = true;
             } else {
                 tracing::debug!("no pong from the WebSocket peer in time");
                 shared.end(CLOSE_ABNORMAL, String::new(), Some(cx.waker()));
@@ -225,7 +250,9 @@ impl Open {
                 )));
             }
         }
-        Ok(progress)
+        // A timer that fired was reset or replaced: poll it again to register it.
+        self.timers_due |= fired;
+        Ok(fired)
     }
 
     /// Writes what the app sent; `Ok(true)` if anything was taken.
@@ -369,6 +396,7 @@ impl Open {
         self.we_closed = true;
         self.pong_deadline = None;
         self.close_deadline = Some(Box::pin(sleep(close_timeout)));
+        self.timers_due = true;
     }
 }
 
