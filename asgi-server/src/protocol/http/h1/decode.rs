@@ -87,7 +87,17 @@ pub(crate) fn parse_head(
     let mut raw = [MaybeUninit::<httparse::Header<'_>>::uninit(); MAX_HEADERS];
     let mut req = httparse::Request::new(&mut []);
     let base = buf.as_ptr() as usize;
-    let offset = |s: &[u8]| s.as_ptr() as usize - base;
+    let buf_len = buf.len();
+    // Where a slice httparse returned sits in `buf` (empty slices may point anywhere).
+    let offset = |s: &[u8]| -> Result<usize, HeadError> {
+        if s.is_empty() {
+            return Ok(0);
+        }
+        (s.as_ptr() as usize)
+            .checked_sub(base)
+            .filter(|start| start + s.len() <= buf_len)
+            .ok_or(HeadError::BadRequest("malformed request head"))
+    };
 
     let len = match req.parse_with_uninit_headers(buf, &mut raw) {
         Ok(httparse::Status::Complete(len)) => len,
@@ -134,7 +144,7 @@ pub(crate) fn parse_head(
     let Some(path) = req.path else {
         return Err(HeadError::BadRequest("missing request target"));
     };
-    let target_range = (offset(path.as_bytes()), path.len());
+    let target_range = (offset(path.as_bytes())?, path.len());
 
     // Header names are parsed now; values are sliced out of the frozen head below.
     scratch.clear();
@@ -142,7 +152,7 @@ pub(crate) fn parse_head(
     for h in req.headers.iter() {
         let name = HeaderName::from_bytes(h.name.as_bytes())
             .map_err(|_| HeadError::BadRequest("invalid header name"))?;
-        fields.push((name, offset(h.value), h.value.len()));
+        fields.push((name, offset(h.value)?, h.value.len()));
     }
     let head = buf.split_to(len).freeze();
 

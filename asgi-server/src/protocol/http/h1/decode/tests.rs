@@ -54,8 +54,9 @@ fn well_formed_heads_parse() {
 
 #[test]
 fn head_fields_are_sliced_and_ordered() {
-    let mut buf =
-        BytesMut::from(&b"GET /a%20b?x=1 HTTP/1.1\r\nHost: h\r\nX-A: 1\r\nx-a: 2\r\n\r\nNEXT"[..]);
+    let mut buf = BytesMut::from(
+        &b"GET /a%20b?x=1 HTTP/1.1\r\nHost: h\r\nX-A: 1\r\nx-a: 2\r\nX-Empty:\r\n\r\nNEXT"[..],
+    );
 
     let head = parse_head(&mut buf, LIMIT, &mut Vec::new())
         .unwrap()
@@ -69,7 +70,15 @@ fn head_fields_are_sliced_and_ordered() {
         .iter()
         .map(|(n, v)| (n.as_str(), v.as_bytes()))
         .collect();
-    assert_eq!(fields, [("host", &b"h"[..]), ("x-a", b"1"), ("x-a", b"2")]);
+    assert_eq!(
+        fields,
+        [
+            ("host", &b"h"[..]),
+            ("x-a", b"1"),
+            ("x-a", b"2"),
+            ("x-empty", b"")
+        ]
+    );
     assert_eq!(&buf[..], b"NEXT");
 }
 
@@ -257,4 +266,45 @@ fn oversized_trailers_and_size_lines_are_rejected() {
         decode_all(&ext).unwrap_err(),
         ChunkError("chunk size line too long")
     );
+}
+
+/// A deterministic stand-in for the fuzz targets: mutated requests never panic.
+#[test]
+fn random_mutations_never_panic() {
+    let seeds: &[&[u8]] = &[
+        b"GET /a?b HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc",
+        b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5;x=y\r\nhello\r\n0\r\nT: v\r\n\r\n",
+        b"GET / HTTP/1.0\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\n\r\n",
+    ];
+    let alphabet = b"\r\n :;,\t\x00\x7f\xff0aZ-/?%HTTP/1.1chunked";
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for _ in 0..20_000 {
+        let seed = seeds[(next() % seeds.len() as u64) as usize];
+        let mut input = seed.to_vec();
+        for _ in 0..(next() % 4 + 1) {
+            let at = (next() % (input.len() as u64 + 1)) as usize;
+            let byte = alphabet[(next() % alphabet.len() as u64) as usize];
+            match next() % 3 {
+                0 if at < input.len() => input[at] = byte,
+                1 => input.insert(at, byte),
+                _ if at < input.len() => {
+                    input.remove(at);
+                }
+                _ => {}
+            }
+        }
+        let mut buf = BytesMut::from(&input[..]);
+        if let Ok(Some(head)) = parse_head(&mut buf, 256, &mut Vec::new())
+            && head.body == BodyKind::Chunked
+        {
+            let mut decoder = ChunkedDecoder::new(64);
+            while let Ok(Some(Chunk::Data(_))) = decoder.decode(&mut buf, 3) {}
+        }
+    }
 }
