@@ -769,3 +769,36 @@ async fn a_full_receive_queue_stops_reading_the_socket() {
         );
     }
 }
+
+#[tokio::test]
+async fn an_app_may_receive_and_send_from_another_task() {
+    // The connection polls the app's own future; here all the traffic is in
+    // a task of its own, so every message needs a real wake both ways.
+    let app = app_fn(|_scope, receive, send| async move {
+        receive.receive().await?;
+        send.send(WebSocketSend::accept()).await?;
+        let worker = tokio::spawn(async move {
+            send.send(WebSocketSend::message("tick")).await?;
+            loop {
+                match receive.receive().await? {
+                    ReceiveEvent::WebSocket(WebSocketReceive::Receive(message)) => {
+                        send.send(WebSocketSend::Send(message)).await?;
+                    }
+                    _ => return Ok::<(), asgi_core::BoxError>(()),
+                }
+            }
+        });
+        worker.await?
+    });
+    let server = start(app).await;
+    let mut client = connect(server.addr).await;
+
+    assert_eq!(next_message(&mut client).await, Message::text("tick"));
+    for i in 0..20 {
+        client.send(Message::text(format!("m{i}"))).await.unwrap();
+        assert_eq!(
+            next_message(&mut client).await,
+            Message::text(format!("m{i}"))
+        );
+    }
+}

@@ -3,7 +3,7 @@
 //! # Layout
 //!
 //! - [`handshake`]: validates the upgrade request and writes the handshake
-//!   responses (101, 400, 403, 426, 500 and the app's denial response).
+//!   responses (101, 400, 403, 426, 500, 503 and the app's denial response).
 //! - [`shared`]: the state the connection shares with its app, behind the
 //!   app's `Receiver` and `Sender`: the receive queue, the send queue and
 //!   their wakers. No channel or task per message.
@@ -88,7 +88,7 @@ impl Default for WebSocketConfig {
 ///
 /// `io` is the connection, positioned just after the request head;
 /// `buffered` holds any bytes already read past the head. The handshake
-/// response (101, 400, 403, 426, 500 or the app's denial response) is
+/// response (101, 400, 403, 426, 500, 503 or the app's denial response) is
 /// written here, and the connection is closed when this returns. It returns
 /// once the app has returned and the socket is closed.
 pub(crate) async fn serve<I>(
