@@ -1,4 +1,4 @@
-//! An ASGI framework: the Starlette and FastAPI of this stack (work in progress: see issue #5).
+#![doc = include_str!("docs.md")]
 
 mod application;
 mod body;
@@ -16,6 +16,7 @@ mod pool;
 mod request;
 pub mod response;
 pub mod routing;
+pub mod testing;
 mod websocket;
 
 pub use self::application::Application;

@@ -6,7 +6,7 @@ use http::{HeaderMap, Method};
 use serde::de::DeserializeOwned;
 
 use super::params::from_pairs;
-use super::validation::ValidationError;
+use super::validation::{LocItem, ValidationError};
 use super::{FromRequestParts, ParamInfo, ParamLocation, Rejection};
 use crate::request::Request;
 
@@ -71,7 +71,14 @@ impl<T: DeserializeOwned + Send + 'static> FromRequestParts for HeaderParams<T> 
             .collect();
         from_pairs(&pairs, "header")
             .map(HeaderParams)
-            .map_err(|error| ValidationError::from(error).into())
+            .map_err(|error| {
+                // Report the header's name (`x-token`), as FastAPI does, not the field's.
+                let mut detail = error.into_detail();
+                if let Some(LocItem::Name(name)) = detail.loc.get_mut(1) {
+                    *name = name.replace('_', "-");
+                }
+                ValidationError::from(detail).into()
+            })
     }
 
     fn describe() -> Vec<ParamInfo> {

@@ -14,6 +14,7 @@ mod cookies;
 mod form;
 mod headers;
 pub(crate) mod json;
+mod multipart;
 pub(crate) mod params;
 mod path;
 mod query;
@@ -29,6 +30,9 @@ use crate::response::IntoResponse;
 pub use self::cookies::Cookies;
 pub use self::form::Form;
 pub use self::headers::HeaderParams;
+pub use self::multipart::{
+    Field, Multipart, MultipartError, MultipartForm, MultipartLimits, UploadFile,
+};
 pub use self::path::Path;
 pub use self::query::Query;
 pub use self::rejection::Rejection;

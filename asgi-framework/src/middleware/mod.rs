@@ -6,11 +6,27 @@
 //! [`from_fn`] is the convenient form for HTTP: an async fn from a
 //! [`Request`](crate::Request) and a [`Next`] to a [`Response`](crate::Response).
 
+pub mod cors;
 mod from_fn;
+pub mod gzip;
+pub mod https_redirect;
+mod reply;
+pub mod request_id;
+mod rewrite;
+pub mod server_error;
+pub mod session;
+pub mod trusted_host;
 
 use asgi_core::SharedApp;
 
+pub use self::cors::Cors;
 pub use self::from_fn::{FromFn, Next, from_fn};
+pub use self::gzip::GZip;
+pub use self::https_redirect::HttpsRedirect;
+pub use self::request_id::{RequestId, RequestIds};
+pub use self::server_error::{AppPanicked, ServerErrors};
+pub use self::session::{Session, SessionKeyError, Sessions};
+pub use self::trusted_host::TrustedHost;
 
 /// Wraps an app in another: the app-wraps-app middleware of ASGI.
 ///

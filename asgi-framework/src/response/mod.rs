@@ -1,5 +1,6 @@
 //! Responses: [`Response`], the [`IntoResponse`] conversion and the ready-made kinds.
 
+mod file;
 mod into_response;
 mod redirect;
 mod sse;
@@ -19,6 +20,7 @@ use http::header::{self, HeaderName, HeaderValue};
 use crate::body::{Body, Kind};
 use crate::error::ErrorCause;
 
+pub use self::file::FileResponse;
 pub use self::into_response::{Html, IntoResponse};
 pub use self::redirect::Redirect;
 pub use self::sse::{Event, KeepAlive, Sse};
