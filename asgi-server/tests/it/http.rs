@@ -983,3 +983,117 @@ async fn limit_max_requests_shuts_the_server_down() {
         .unwrap()
         .unwrap();
 }
+
+#[tokio::test]
+async fn receive_after_the_response_is_disconnect() {
+    let (tx, rx) = oneshot::channel();
+    let tx = Arc::new(std::sync::Mutex::new(Some(tx)));
+    let app = app_fn(move |_scope, receive, send| {
+        let tx = tx.clone();
+        async move {
+            support::read_body(&receive).await?;
+            send.send(HttpSend::start(StatusCode::OK, text_headers()))
+                .await?;
+            send.send(HttpSend::body("done")).await?;
+            let after = receive.receive().await?;
+            if let Some(tx) = tx.lock().unwrap().take() {
+                let _ = tx.send(after);
+            }
+            Ok(())
+        }
+    });
+    let server = support::serve(app).await;
+
+    let reply = roundtrip(
+        server.addr,
+        b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+
+    assert_eq!(parse_responses(&reply)[0].text(), "done");
+    let after = tokio::time::timeout(LIMIT, rx).await.unwrap().unwrap();
+    assert_eq!(after, ReceiveEvent::Http(HttpReceive::Disconnect));
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn access_log_line_looks_like_uvicorns() {
+    use std::io::Write;
+
+    #[derive(Clone, Default)]
+    struct Capture(Arc<std::sync::Mutex<Vec<u8>>>);
+    impl Write for Capture {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let capture = Capture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let mut config = support::config();
+    config.access_log = true;
+    let server = support::serve_with(config, hello()).await;
+    let mut stream = TcpStream::connect(server.addr).await.unwrap();
+    let local = stream.local_addr().unwrap();
+
+    stream
+        .write_all(b"GET /x?y=1 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    read_to_close(&mut stream).await;
+    server.stop().await.unwrap();
+
+    let logged = String::from_utf8_lossy(&capture.0.lock().unwrap()).into_owned();
+    assert!(
+        logged.contains(&format!("{local} - \"GET /x?y=1 HTTP/1.1\" 200")),
+        "{logged}"
+    );
+}
+
+#[tokio::test]
+async fn websocket_upgrade_gets_a_websocket_scope() {
+    let (tx, rx) = oneshot::channel();
+    let tx = Arc::new(std::sync::Mutex::new(Some(tx)));
+    let app = app_fn(move |scope, receive, send| {
+        let tx = tx.clone();
+        async move {
+            let Scope::WebSocket(scope) = scope else {
+                return Err("websocket only".into());
+            };
+            receive.receive().await?;
+            if let Some(tx) = tx.lock().unwrap().take() {
+                let _ = tx.send(scope);
+            }
+            send.send(asgi_core::WebSocketSend::close(1000)).await?;
+            Ok(())
+        }
+    });
+    let server = support::serve(app).await;
+
+    let reply = roundtrip(
+        server.addr,
+        b"GET /chat?room=1 HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+          Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+          Sec-WebSocket-Protocol: a, b\r\nSec-WebSocket-Protocol: c\r\n\r\n",
+    )
+    .await;
+
+    assert!(reply.starts_with(b"HTTP/1.1 403"), "{}", show(&reply));
+    let scope = tokio::time::timeout(LIMIT, rx).await.unwrap().unwrap();
+    assert_eq!(scope.path(), "/chat");
+    assert_eq!(scope.target.query_string, &b"room=1"[..]);
+    assert_eq!(scope.scheme, asgi_core::Scheme::Ws);
+    assert_eq!(scope.subprotocols, ["a", "b", "c"]);
+    assert!(scope.extensions.websocket_http_response);
+    assert_eq!(scope.server, Some(asgi_core::ServerAddr::Tcp(server.addr)));
+    server.stop().await.unwrap();
+}
