@@ -1,6 +1,7 @@
 #![doc = include_str!("docs.md")]
 
 mod application;
+mod background;
 mod body;
 mod context;
 mod dispatch;
@@ -16,10 +17,12 @@ mod pool;
 mod request;
 pub mod response;
 pub mod routing;
+mod staticfiles;
 pub mod testing;
 mod websocket;
 
 pub use self::application::Application;
+pub use self::background::BackgroundTasks;
 pub use self::body::{Body, BodyStream as ResponseBodyStream};
 pub use self::context::UrlError;
 pub use self::error::{Error, ErrorCause, HttpError};
@@ -40,6 +43,7 @@ pub use self::response::{
 pub use self::routing::{
     MethodRouter, Router, any, delete, get, head, options, patch, post, put, ws,
 };
+pub use self::staticfiles::StaticFiles;
 pub use self::websocket::{WebSocket, WsError, WsHandler, WsOutcome};
 
 pub use asgi_core;

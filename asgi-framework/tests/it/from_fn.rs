@@ -84,9 +84,10 @@ async fn from_fn_middleware_can_read_the_body_and_the_handler_still_gets_it() {
     async fn peek(mut request: Request, next: Next) -> Response {
         let length = request.body().await.map(|b| b.len()).unwrap_or_default();
         let mut response = next.run(request).await;
-        response
-            .headers_mut()
-            .push(HeaderName::from_static("x-length"), HeaderValue::from(length));
+        response.headers_mut().push(
+            HeaderName::from_static("x-length"),
+            HeaderValue::from(length),
+        );
         response
     }
     let app = Application::new()
@@ -162,15 +163,15 @@ async fn after_send_task_of_the_inner_response_runs_behind_from_fn() {
 async fn app_wraps_app_middleware_sees_every_scope() {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let record = seen.clone();
-    let app = Application::new()
-        .route("/", get(|| async { "hi" }))
-        .layer(move |inner: SharedApp| -> SharedApp {
+    let app = Application::new().route("/", get(|| async { "hi" })).layer(
+        move |inner: SharedApp| -> SharedApp {
             let record = record.clone();
             Arc::new(app_fn(move |scope, receive, send| {
                 record.lock().unwrap().push(scope.kind());
                 inner.call(scope, receive, send)
             }))
-        });
+        },
+    );
     let mut client = TestClient::new(app);
 
     client.start().await.expect("startup");
