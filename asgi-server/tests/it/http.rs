@@ -1097,3 +1097,43 @@ async fn websocket_upgrade_gets_a_websocket_scope() {
     assert_eq!(scope.server, Some(asgi_core::ServerAddr::Tcp(server.addr)));
     server.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn large_bodies_stream_both_ways() {
+    let app = app_fn(|scope, receive, send| async move {
+        let Scope::Http(scope) = scope else {
+            return Err("http only".into());
+        };
+        let body = support::read_body(&receive).await?;
+        send.send(HttpSend::start(StatusCode::OK, text_headers()))
+            .await?;
+        if scope.path() == "/whole" {
+            send.send(HttpSend::body(body)).await?;
+        } else {
+            for piece in body.chunks(100_000) {
+                send.send(HttpSend::chunk(bytes::Bytes::copy_from_slice(piece)))
+                    .await?;
+            }
+            send.send(HttpSend::body("")).await?;
+        }
+        Ok(())
+    });
+    let server = support::serve(app).await;
+    let client = reqwest::Client::new();
+    let payload: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+
+    for path in ["/whole", "/streamed"] {
+        let res = client
+            .post(format!("http://{}{path}", server.addr))
+            .body(payload.clone())
+            .send()
+            .await
+            .unwrap();
+
+        assert_eq!(res.status(), 200);
+        let chunked = res.headers().get("transfer-encoding").is_some();
+        assert_eq!(chunked, path == "/streamed");
+        assert!(res.bytes().await.unwrap() == payload, "{path}");
+    }
+    server.stop().await.unwrap();
+}

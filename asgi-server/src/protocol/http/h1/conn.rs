@@ -21,7 +21,7 @@ use asgi_core::{
     HttpReceive, HttpVersion, ProtocolError, ReceiveError, ReceiveEvent, ReceiveHandle, Receiver,
     Scope, SendError, SendEvent, SendHandle, Sender,
 };
-use bytes::{Buf, BufMut, BytesMut};
+use bytes::{BufMut, BytesMut};
 use futures_util::FutureExt;
 use futures_util::future::FusedFuture;
 use http::StatusCode;
@@ -31,6 +31,7 @@ use tokio::time::{Instant, Sleep};
 use super::cycle::{self, BodyState, Cycle, DRAIN_LIMIT};
 use super::decode::{self, HeadError, RequestHead};
 use super::encode::{self, CONTINUE, HeadContext};
+use super::output::Output;
 use crate::protocol::{ConnInfo, ServiceContext, websocket};
 use crate::shutdown::Shutdown;
 
@@ -469,7 +470,7 @@ impl<I> std::fmt::Debug for Shared<I> {
 struct ConnIo<I> {
     io: I,
     read_buf: BytesMut,
-    write_buf: BytesMut,
+    output: Output,
     /// The peer will send nothing more.
     eof: bool,
     /// A write failed: the peer is gone.
@@ -497,7 +498,7 @@ where
         Self {
             io,
             read_buf: BytesMut::with_capacity(READ_CHUNK),
-            write_buf: BytesMut::with_capacity(READ_CHUNK),
+            output: Output::default(),
             eof: false,
             broken: false,
             cycle: Cycle::idle(),
@@ -510,14 +511,14 @@ where
     /// Ends the cycle after the app returned (see [`Cycle::finish`]).
     fn finish_cycle(&mut self) {
         let ctx = head_context(&self.ctx, &self.shutdown);
-        self.cycle.finish(&mut self.write_buf, ctx);
+        self.cycle.finish(&mut self.output, ctx);
     }
 
     /// Queues an error response that closes the connection.
     fn write_error(&mut self, status: StatusCode) {
         let mut ctx = head_context(&self.ctx, &self.shutdown);
         ctx.keep_alive = false;
-        encode::encode_error(&mut self.write_buf, status, ctx);
+        encode::encode_error(self.output.dst(), status, ctx);
     }
 
     fn try_parse_head(&mut self) -> Option<HeadResult> {
@@ -571,17 +572,13 @@ where
         }
     }
 
-    /// Writes `write_buf` to the socket.
+    /// Writes what is queued to the socket.
     fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         if self.broken {
             return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
         }
-        while !self.write_buf.is_empty() {
-            match ready!(Pin::new(&mut self.io).poll_write(cx, &self.write_buf)) {
-                Ok(0) => return Poll::Ready(self.fail(io::ErrorKind::WriteZero.into())),
-                Ok(n) => self.write_buf.advance(n),
-                Err(error) => return Poll::Ready(self.fail(error)),
-            }
+        if let Err(error) = ready!(self.output.poll_write_to(&mut self.io, cx)) {
+            return Poll::Ready(self.fail(error));
         }
         match ready!(Pin::new(&mut self.io).poll_flush(cx)) {
             Ok(()) => Poll::Ready(Ok(())),
@@ -591,7 +588,7 @@ where
 
     fn fail(&mut self, error: io::Error) -> io::Result<()> {
         self.broken = true;
-        self.write_buf.clear();
+        self.output.clear();
         Err(error)
     }
 
@@ -615,7 +612,7 @@ where
             if self.cycle.expect_continue {
                 // RFC 9110 10.1.1: 100 Continue only once the app wants the body.
                 self.cycle.expect_continue = false;
-                self.write_buf.put_slice(CONTINUE);
+                self.output.dst().put_slice(CONTINUE);
             }
             if ready!(self.poll_drain(cx)).is_err() {
                 return Poll::Ready(self.cycle.disconnect());
@@ -650,17 +647,17 @@ where
             return Err(SendError::Disconnected);
         }
         let ctx = head_context(&self.ctx, &self.shutdown);
-        self.cycle.send(message, &mut self.write_buf, ctx)
+        self.cycle.send(message, &mut self.output, ctx)
     }
 
     fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), SendError>> {
-        if self.write_buf.is_empty() {
+        if self.output.is_empty() {
             return Poll::Ready(Ok(()));
         }
         let pipelined = self.cycle.is_complete()
             && matches!(self.cycle.body, BodyState::Done)
             && !self.read_buf.is_empty();
-        if pipelined && self.write_buf.len() < BATCH_LIMIT {
+        if pipelined && self.output.len() < BATCH_LIMIT {
             // Another request is already buffered: its response joins this write.
             return Poll::Ready(Ok(()));
         }

@@ -11,6 +11,7 @@ use http::{Method, StatusCode};
 
 use super::decode::{BodyKind, Chunk, ChunkedDecoder, RequestHead};
 use super::encode::{self, Framing, HeadContext, LAST_CHUNK};
+use super::output::Output;
 use crate::protocol::http::proxy;
 use crate::protocol::{ConnInfo, ServiceContext};
 
@@ -221,7 +222,7 @@ impl Cycle {
     pub(crate) fn send(
         &mut self,
         message: HttpSend,
-        dst: &mut BytesMut,
+        out: &mut Output,
         mut ctx: HeadContext<'_>,
     ) -> Result<(), SendError> {
         if self.disconnected {
@@ -241,12 +242,12 @@ impl Cycle {
                     ctx.is_head = self.is_head;
                     ctx.keep_alive &= self.keep_alive && self.reusable_after_body();
                     let whole = (!more_body).then_some(body.len() as u64);
-                    let encoded = encode::encode_head(dst, status, &headers, ctx, whole);
+                    let encoded = encode::encode_head(out.dst(), status, &headers, ctx, whole);
                     self.framing = encoded.framing;
                     self.keep_alive = encoded.keep_alive;
                     self.status = Some(status);
                 }
-                self.write_body(&body, more_body, dst)
+                self.write_body(body, more_body, out)
             }
             other => Err(ProtocolError::ExtensionNotEnabled {
                 extension: other.kind(),
@@ -257,9 +258,9 @@ impl Cycle {
 
     fn write_body(
         &mut self,
-        body: &[u8],
+        body: Bytes,
         more_body: bool,
-        dst: &mut BytesMut,
+        out: &mut Output,
     ) -> Result<(), SendError> {
         match &mut self.framing {
             Framing::Empty => {}
@@ -273,7 +274,7 @@ impl Cycle {
                     .into());
                 }
                 *remaining -= body.len() as u64;
-                dst.put_slice(body);
+                out.put_body(body);
                 if !more_body && *remaining > 0 {
                     // The body is shorter than announced: only closing tells the client.
                     tracing::warn!(
@@ -283,12 +284,16 @@ impl Cycle {
                 }
             }
             Framing::Chunked => {
-                encode::encode_chunk(dst, body);
+                if !body.is_empty() {
+                    encode::encode_chunk_size(out.dst(), body.len());
+                    out.put_body(body);
+                    out.dst().put_slice(b"\r\n");
+                }
                 if !more_body {
-                    dst.put_slice(LAST_CHUNK);
+                    out.dst().put_slice(LAST_CHUNK);
                 }
             }
-            Framing::CloseDelimited => dst.put_slice(body),
+            Framing::CloseDelimited => out.put_body(body),
         }
         Ok(())
     }
@@ -309,7 +314,7 @@ impl Cycle {
     /// If nothing was written yet, answers with the body error (400/413) or a
     /// 500 (unless the client is gone). A response that started but did not
     /// complete can only be ended by closing the connection.
-    pub(crate) fn finish(&mut self, dst: &mut BytesMut, mut ctx: HeadContext<'_>) {
+    pub(crate) fn finish(&mut self, out: &mut Output, mut ctx: HeadContext<'_>) {
         if self.response.is_complete() && self.status.is_some() {
             return;
         }
@@ -333,7 +338,7 @@ impl Cycle {
         ctx.keep_alive = keep_alive;
         ctx.version = self.version;
         ctx.is_head = self.is_head;
-        encode::encode_error(dst, status, ctx);
+        encode::encode_error(out.dst(), status, ctx);
         self.keep_alive = keep_alive;
         self.status = Some(status);
     }

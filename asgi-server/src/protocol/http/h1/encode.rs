@@ -157,24 +157,20 @@ pub(crate) fn encode_error(dst: &mut BytesMut, status: StatusCode, ctx: HeadCont
     }
 }
 
-/// Encodes one chunk of a chunked body (nothing for an empty one: that would end the body).
-pub(crate) fn encode_chunk(dst: &mut BytesMut, data: &[u8]) {
-    if data.is_empty() {
-        return;
-    }
+/// Encodes the size line of a chunk of `len` bytes (the data and its CRLF follow).
+pub(crate) fn encode_chunk_size(dst: &mut BytesMut, len: usize) {
     let mut digits = [0u8; 16];
-    let mut n = data.len();
+    let mut n = len;
     let mut i = digits.len();
-    while {
+    loop {
         i -= 1;
         digits[i] = b"0123456789abcdef"[n & 0xf];
         n >>= 4;
-        n > 0
-    } {}
-    dst.reserve(digits.len() - i + data.len() + 4);
+        if n == 0 {
+            break;
+        }
+    }
     dst.put_slice(&digits[i..]);
-    dst.put_slice(b"\r\n");
-    dst.put_slice(data);
     dst.put_slice(b"\r\n");
 }
 

@@ -4,3 +4,4 @@ pub(crate) mod conn;
 pub(crate) mod cycle;
 pub(crate) mod decode;
 pub(crate) mod encode;
+pub(crate) mod output;
