@@ -161,6 +161,11 @@ impl Application {
         self
     }
 
+    /// Every route, with the parameters its handlers read; see [`Router::routes`].
+    pub fn routes(&self) -> Vec<crate::routing::RouteInfo> {
+        self.router.routes()
+    }
+
     /// The blocking pool's size, busy threads and queue depth.
     ///
     /// The pool also logs a `tracing` debug event (target

@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::context::AppContext;
-use crate::extract::{Cookies, query_pairs};
+use crate::extract::{Cookies, ValidationError, query_pairs};
 use crate::request::PathParams;
 use crate::response::IntoResponse;
 
@@ -170,6 +170,24 @@ impl WebSocket {
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
+    }
+
+    /// The path parameters deserialized into `T` (as the [`Path`](crate::Path) extractor does).
+    ///
+    /// # Errors
+    ///
+    /// The 422-style [`ValidationError`] when a value does not fit.
+    pub fn path_as<T: DeserializeOwned>(&self) -> Result<T, ValidationError> {
+        crate::extract::params::from_pairs(&self.path_params, "path").map_err(Into::into)
+    }
+
+    /// The query parameters deserialized into `T` (as the [`Query`](crate::Query) extractor does).
+    ///
+    /// # Errors
+    ///
+    /// The 422-style [`ValidationError`] when a value does not fit.
+    pub fn query_as<T: DeserializeOwned>(&self) -> Result<T, ValidationError> {
+        crate::extract::params::from_pairs(&self.query_pairs(), "query").map_err(Into::into)
     }
 
     /// The decoded query pairs.

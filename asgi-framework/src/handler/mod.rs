@@ -52,18 +52,39 @@ where
     }
 }
 
-/// Extracts each argument in order, returning the rejection of the first that fails.
+/// Extracts each argument in order.
+///
+/// As FastAPI does, 422 validation errors of all arguments are reported
+/// together; any other rejection (401, 413, 415...) answers at once.
 macro_rules! extract_args {
     ($request:ident; $($part:ident),*; $last:ident, $marker:ident) => {
+        let mut invalid = $crate::handler::Invalid::default();
         $(
             let $part = match $part::from_request_parts(&mut $request).await {
-                Ok(value) => value,
-                Err(rejection) => return rejection.into_response(),
+                Ok(value) => Some(value),
+                Err(rejection) => {
+                    if let Some(response) = invalid.record(rejection.into_response()) {
+                        return response;
+                    }
+                    None
+                }
             };
         )*
         let $last = match <$last as FromRequest<$marker>>::from_request($request).await {
-            Ok(value) => value,
-            Err(rejection) => return rejection.into_response(),
+            Ok(value) => Some(value),
+            Err(rejection) => {
+                if let Some(response) = invalid.record(rejection.into_response()) {
+                    return response;
+                }
+                None
+            }
+        };
+        if let Some(response) = invalid.into_response() {
+            return response;
+        }
+        // Every extractor succeeded, or `invalid` answered above.
+        let ($(Some($part),)* Some($last),) = ($($part,)* $last,) else {
+            return $crate::error::HttpError::internal().into_response();
         };
     };
 }
@@ -115,6 +136,38 @@ pub(crate) use all_arities;
 
 all_arities!(impl_handler);
 
+/// The validation errors of a handler's arguments, collected across extractors.
+#[derive(Default)]
+pub(crate) struct Invalid {
+    errors: Option<crate::extract::ValidationError>,
+}
+
+impl Invalid {
+    /// Keeps a 422's errors; gives back any other rejection to answer at once.
+    pub(crate) fn record(&mut self, response: Response) -> Option<Response> {
+        let errors = response
+            .error()
+            .and_then(|error| error.downcast_ref::<crate::extract::ValidationError>())
+            .cloned();
+        match (errors, &mut self.errors) {
+            (Some(errors), Some(all)) => {
+                all.extend(errors);
+                None
+            }
+            (Some(errors), slot @ None) => {
+                *slot = Some(errors);
+                None
+            }
+            (None, _) => Some(response),
+        }
+    }
+
+    /// The combined 422, if any argument was invalid.
+    pub(crate) fn into_response(self) -> Option<Response> {
+        self.errors.map(IntoResponse::into_response)
+    }
+}
+
 /// A type-erased handler, as routes store them.
 pub(crate) trait ErasedHandler: Send + Sync + 'static {
     fn call(&self, request: Request) -> HandlerFuture;
@@ -131,16 +184,22 @@ impl<H: Handler<T>, T: 'static> ErasedHandler for Erased<H, T> {
     }
 }
 
-/// A shared, type-erased handler.
+/// A shared, type-erased handler, with what its extractors read.
 #[derive(Clone)]
-pub(crate) struct BoxedHandler(Arc<dyn ErasedHandler>);
+pub(crate) struct BoxedHandler(Arc<dyn ErasedHandler>, fn() -> Vec<ParamInfo>);
 
 impl BoxedHandler {
     pub(crate) fn new<H: Handler<T>, T: 'static>(handler: H) -> Self {
-        Self(Arc::new(Erased {
+        let erased = Arc::new(Erased {
             handler,
             marker: PhantomData,
-        }))
+        });
+        Self(erased, H::describe)
+    }
+
+    /// The parameters the handler's extractors read.
+    pub(crate) fn describe(&self) -> Vec<ParamInfo> {
+        (self.1)()
     }
 
     pub(crate) fn call(&self, request: Request) -> HandlerFuture {

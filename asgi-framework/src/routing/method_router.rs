@@ -5,6 +5,7 @@ use std::fmt;
 use http::{HeaderValue, Method, StatusCode};
 
 use crate::error::HttpError;
+use crate::extract::ParamInfo;
 use crate::handler::{BoxedHandler, Handler, HandlerFuture};
 use crate::request::Request;
 use crate::response::IntoResponse;
@@ -127,6 +128,15 @@ impl MethodRouter {
         self.ws = other.ws.or(self.ws.take());
         self.name = other.name.or(self.name.take());
         self.body_limit = other.body_limit.or(self.body_limit);
+    }
+
+    /// Each method with the parameters its handler's extractors read
+    /// (`HEAD` is implied by `GET` and not listed).
+    pub fn describe(&self) -> Vec<(Method, Vec<ParamInfo>)> {
+        self.handlers
+            .iter()
+            .map(|(method, handler)| (method.clone(), handler.describe()))
+            .collect()
     }
 
     /// Whether the route serves plain HTTP at all.

@@ -9,5 +9,5 @@ pub use self::method_router::{
     MethodRouter, any, delete, get, head, options, patch, post, put, ws,
 };
 pub use self::path::{Converter, PatternError};
-pub use self::router::Router;
+pub use self::router::{RouteInfo, Router};
 pub(crate) use self::router::{Routed, RoutedWs};

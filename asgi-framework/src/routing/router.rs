@@ -11,6 +11,7 @@ use super::method_router::MethodRouter;
 use super::path::PathPattern;
 use crate::context::UrlTable;
 use crate::error::HttpError;
+use crate::extract::ParamInfo;
 use crate::handler::HandlerFuture;
 use crate::request::{PathParams, Request, route_path};
 use crate::response::{IntoResponse, Redirect};
@@ -179,6 +180,34 @@ impl Router {
         self.routes.push(Route { pattern, endpoint });
     }
 
+    /// Every route, for documentation (an OpenAPI layer) and debugging.
+    pub fn routes(&self) -> Vec<RouteInfo> {
+        self.routes
+            .iter()
+            .filter(|route| {
+                // A mount is registered twice (prefix, prefix + rest); list it once.
+                !matches!(route.endpoint, Endpoint::Mount(_))
+                    || !route.pattern.as_str().contains(MOUNT_REST)
+            })
+            .map(|route| match &route.endpoint {
+                Endpoint::Methods(methods) => RouteInfo {
+                    path: route.pattern.as_str().to_owned(),
+                    name: methods.name.clone(),
+                    methods: methods.describe(),
+                    websocket: methods.ws.is_some(),
+                    mount: false,
+                },
+                Endpoint::Mount(_) => RouteInfo {
+                    path: route.pattern.as_str().to_owned(),
+                    name: None,
+                    methods: Vec::new(),
+                    websocket: false,
+                    mount: true,
+                },
+            })
+            .collect()
+    }
+
     /// The names of routes and their patterns, for reverse URLs.
     pub(crate) fn url_table(&self) -> UrlTable {
         let mut table = UrlTable::default();
@@ -290,6 +319,22 @@ impl Router {
             None => RoutedWs::NotFound,
         }
     }
+}
+
+/// One route as [`Router::routes`] lists it.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RouteInfo {
+    /// The pattern, as written (`/items/{id}`), prefixes of `nest` included.
+    pub path: String,
+    /// The route's name, if it has one.
+    pub name: Option<String>,
+    /// Each method and the parameters its handler reads.
+    pub methods: Vec<(http::Method, Vec<ParamInfo>)>,
+    /// Whether the path also takes WebSocket connections.
+    pub websocket: bool,
+    /// Whether this is a mounted app (whose own routes are not listed).
+    pub mount: bool,
 }
 
 /// What routing decided for a WebSocket connection.

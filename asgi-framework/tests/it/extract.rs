@@ -64,6 +64,20 @@ async fn bad_query_value_names_the_query_field() {
     );
 }
 
+#[tokio::test]
+async fn errors_of_every_argument_are_reported_together() {
+    let res = TestClient::new(items_app())
+        .get("/items/abc?limit=x")
+        .send()
+        .await;
+
+    let detail = res.json::<Value>()["detail"].clone();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(detail.as_array().map(Vec::len), Some(2));
+    assert_eq!(detail[0]["loc"], json!(["path", "id"]));
+    assert_eq!(detail[1]["loc"], json!(["query", "limit"]));
+}
+
 #[derive(Deserialize)]
 #[allow(dead_code)]
 struct Required {

@@ -257,3 +257,28 @@ fn conflicting_routes_panic_at_registration() {
         .route("/items/{id}", get(list))
         .route("/items/{name}", get(list));
 }
+
+#[test]
+fn routes_describe_their_parameters_for_documentation() {
+    use asgi_framework::extract::ParamLocation;
+    async fn item(
+        Path(_): Path<u32>,
+        asgi_framework::Query(_): asgi_framework::Query<Vec<(String, String)>>,
+    ) -> &'static str {
+        "item"
+    }
+    let app = Application::new()
+        .route("/items/{id}", get(item).name("item"))
+        .mount("/raw", Router::new());
+
+    let routes = app.routes();
+
+    assert_eq!(routes.len(), 2);
+    assert_eq!(routes[0].path, "/items/{id}");
+    assert_eq!(routes[0].name.as_deref(), Some("item"));
+    let (method, params) = &routes[0].methods[0];
+    assert_eq!(method, http::Method::GET);
+    let locations: Vec<ParamLocation> = params.iter().map(|p| p.location).collect();
+    assert_eq!(locations, [ParamLocation::Path, ParamLocation::Query]);
+    assert!(routes[1].mount);
+}

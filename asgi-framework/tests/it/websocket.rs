@@ -166,3 +166,39 @@ async fn http_and_websocket_share_a_path() {
     assert_eq!(page.text(), "page");
     assert_eq!(session.receive_text().await, "x");
 }
+
+#[tokio::test]
+async fn websocket_reads_typed_path_and_query_parameters() {
+    #[derive(serde::Deserialize)]
+    struct Room {
+        id: u32,
+    }
+    #[derive(serde::Deserialize)]
+    struct Nick {
+        nick: String,
+    }
+    async fn room(mut socket: WebSocket) -> Result<(), WsError> {
+        let (Ok(room), Ok(nick)) = (socket.path_as::<Room>(), socket.query_as::<Nick>()) else {
+            return socket.deny(StatusCode::BAD_REQUEST).await;
+        };
+        socket.accept().await?;
+        socket
+            .send_text(format!("{} in {}", nick.nick, room.id))
+            .await
+    }
+    let client = TestClient::new(Application::new().route("/rooms/{id}", ws(room)));
+
+    let mut ok = client
+        .websocket("/rooms/7?nick=ann")
+        .connect()
+        .await
+        .expect("accepted");
+    let bad = client
+        .websocket("/rooms/x?nick=ann")
+        .connect()
+        .await
+        .unwrap_err();
+
+    assert_eq!(ok.receive_text().await, "ann in 7");
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+}
