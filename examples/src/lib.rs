@@ -1,0 +1,7 @@
+//! Apps of the examples, as a library so integration tests can serve them.
+//!
+//! Each binary in `src/bin/` is a thin `main` around an app built here or in
+//! the binary itself; `tests/` starts these apps on a real socket.
+
+pub mod demo;
+pub mod validate;
