@@ -403,7 +403,13 @@ async fn shutdown_while_the_app_holds_the_handshake_is_503() {
             Ok(())
         }
     });
-    let server = start(app).await;
+    // No graceful deadline, a long close timeout: only the 503 may end it.
+    let mut config = ws_config(WebSocketConfig {
+        close_timeout: Duration::from_secs(60),
+        ..quiet()
+    });
+    config.timeout_graceful_shutdown = None;
+    let server = support::serve_with(config, app).await;
     let mut stream = TcpStream::connect(server.addr).await.unwrap();
     stream
         .write_all(upgrade_request("13").as_bytes())
@@ -647,8 +653,13 @@ async fn two_hundred_concurrent_sockets_echo() {
 #[tokio::test]
 async fn graceful_shutdown_closes_with_1001_and_tells_the_app() {
     let (app, mut reports) = echo_app();
-    let mut config = ws_config(quiet());
-    config.timeout_graceful_shutdown = Some(Duration::from_secs(5));
+    // No graceful deadline and a long close timeout: the server must finish
+    // because the socket closed, not because something timed out.
+    let mut config = ws_config(WebSocketConfig {
+        close_timeout: Duration::from_secs(60),
+        ..quiet()
+    });
+    config.timeout_graceful_shutdown = None;
     let server = support::serve_with(config, app).await;
     let mut client = connect(server.addr).await;
     client.send(Message::text("up")).await.unwrap();

@@ -133,11 +133,16 @@ impl Connection {
     {
         match self.handshake(&mut io, &mut buffered, &key).await {
             Handshake::Accepted => {}
-            Handshake::Refused | Handshake::Gone => {
+            Handshake::Refused => {
                 self.shared.end(CLOSE_ABNORMAL, String::new(), None);
-                let close_timeout = self.config.close_timeout;
-                let closing = handshake::close(&mut io, close_timeout);
+                let closing = handshake::close_after_response(&mut io, !buffered.is_empty());
                 tokio::join!(closing, self.finish_app());
+                return;
+            }
+            Handshake::Gone => {
+                self.shared.end(CLOSE_ABNORMAL, String::new(), None);
+                drop(io);
+                self.finish_app().await;
                 return;
             }
         }

@@ -192,15 +192,47 @@ fn put_header(out: &mut BytesMut, name: &str, value: &[u8]) {
     out.put_slice(b"\r\n");
 }
 
+/// How long a refused connection drains what the client sent past its
+/// request (as the HTTP/1.1 connection does after an error response).
+const REFUSAL_LINGER: Duration = Duration::from_secs(1);
+
 /// Writes the response for `rejection` and closes the connection.
-pub(super) async fn reject<I>(io: &mut I, rejection: Rejection, linger: Duration)
-where
+///
+/// `pending_input`: the client sent bytes past its request head.
+pub(super) async fn reject<I>(
+    io: &mut I,
+    rejection: Rejection,
+    pending_input: bool,
+    write_limit: Duration,
+) where
     I: AsyncRead + AsyncWrite + Unpin,
 {
     let mut out = BytesMut::new();
     write_rejection(&mut out, rejection);
-    let _ = tokio::time::timeout(linger, io.write_all(&out)).await;
-    close(io, linger).await;
+    if tokio::time::timeout(write_limit, io.write_all(&out))
+        .await
+        .is_ok_and(|written| written.is_ok())
+    {
+        close_after_response(io, pending_input).await;
+    }
+}
+
+/// Closes the connection after a refusal response has been written.
+///
+/// The client sent a GET without a body and waits for the answer, so there
+/// is normally nothing left to read: half-close and go, so that a client
+/// which keeps its socket open holds nothing. Only if it sent more (frames
+/// too early, pipelined requests) is that drained for a moment, lest unread
+/// input reset the connection before the client reads the response.
+pub(super) async fn close_after_response<I>(io: &mut I, pending_input: bool)
+where
+    I: AsyncRead + AsyncWrite + Unpin,
+{
+    if pending_input {
+        close(io, REFUSAL_LINGER).await;
+    } else {
+        let _ = tokio::time::timeout(REFUSAL_LINGER, io.shutdown()).await;
+    }
 }
 
 /// Closes `io` gracefully: half-closes it, then reads and drops what the

@@ -105,7 +105,13 @@ pub(crate) async fn serve<I>(
         Ok(key) => key,
         Err(rejection) => {
             tracing::debug!(?rejection, "invalid WebSocket upgrade request");
-            handshake::reject(&mut io, rejection, config.close_timeout).await;
+            handshake::reject(
+                &mut io,
+                rejection,
+                !buffered.is_empty(),
+                config.close_timeout,
+            )
+            .await;
             return;
         }
     };

@@ -8,7 +8,7 @@ use std::time::Duration;
 use asgi_core::message::{CLOSE_ABNORMAL, CLOSE_GOING_AWAY, CLOSE_NO_STATUS, CLOSE_NORMAL};
 use asgi_core::{WebSocketMessage, WebSocketReceive, WebSocketSend};
 use futures_util::{Sink, SinkExt, Stream};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::time::{Instant, Sleep, sleep};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::error::{Error as WsError, ProtocolError as WsProtocolError};
@@ -59,10 +59,22 @@ pub(super) async fn close<I>(ws: &mut WebSocketStream<I>, ending: Ending, limit:
 where
     I: AsyncRead + AsyncWrite + Unpin,
 {
-    if let Ending::Fail(frame) = ending {
-        let _ = tokio::time::timeout(limit, ws.send(Message::Close(Some(frame)))).await;
+    match ending {
+        // Both close frames are exchanged (the peer sends nothing after its
+        // own), or the peer is gone: RFC 6455 section 7.1.1 has the server
+        // close the TCP connection first, and nothing is left to read. No
+        // waiting for the peer's FIN, which would let an idle client hold a
+        // graceful shutdown for the whole close timeout.
+        Ending::Closed => {
+            let _ = tokio::time::timeout(limit, ws.get_mut().shutdown()).await;
+        }
+        // The peer may still be sending (a too-big message, say): drain it so
+        // the close frame is not lost to a reset.
+        Ending::Fail(frame) => {
+            let _ = tokio::time::timeout(limit, ws.send(Message::Close(Some(frame)))).await;
+            handshake::close(ws.get_mut(), limit).await;
+        }
     }
-    handshake::close(ws.get_mut(), limit).await;
 }
 
 /// The state of an accepted connection.
