@@ -45,7 +45,11 @@ const SAFELISTED_HEADERS: [&str; 4] = [
 ///     .allow_methods(["GET", "POST"])
 ///     .allow_headers(["x-token"])
 ///     .allow_credentials(true);
-/// # let _ = cors;
+///
+/// let app = asgi_framework::Application::new()
+///     .route("/", asgi_framework::get(|| async { "hi" }))
+///     .layer(cors);
+/// # let _: &dyn asgi_core::App = &app;
 /// ```
 #[derive(Clone)]
 pub struct Cors {

@@ -35,7 +35,11 @@ const EXCLUDED_CONTENT_TYPES: [&str; 1] = ["text/event-stream"];
 /// use asgi_framework::middleware::GZip;
 ///
 /// let gzip = GZip::new().minimum_size(1024).compress_level(6);
-/// # let _ = gzip;
+///
+/// let app = asgi_framework::Application::new()
+///     .route("/", asgi_framework::get(|| async { "hi" }))
+///     .layer(gzip);
+/// # let _: &dyn asgi_core::App = &app;
 /// ```
 #[derive(Debug, Clone, Copy)]
 pub struct GZip {

@@ -21,7 +21,11 @@ use crate::response::{IntoResponse, Redirect};
 /// use asgi_framework::middleware::HttpsRedirect;
 ///
 /// let redirect = HttpsRedirect::new();
-/// # let _ = redirect;
+///
+/// let app = asgi_framework::Application::new()
+///     .route("/", asgi_framework::get(|| async { "hi" }))
+///     .layer(redirect);
+/// # let _: &dyn asgi_core::App = &app;
 /// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct HttpsRedirect {

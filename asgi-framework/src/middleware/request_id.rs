@@ -35,7 +35,11 @@ const MAX_LEN: usize = 200;
 /// async fn handler(id: RequestId) -> String {
 ///     format!("your request is {id}")
 /// }
-/// # let _ = ids;
+///
+/// let app = asgi_framework::Application::new()
+///     .route("/", asgi_framework::get(|| async { "hi" }))
+///     .layer(ids);
+/// # let _: &dyn asgi_core::App = &app;
 /// ```
 #[derive(Debug, Clone)]
 pub struct RequestIds {

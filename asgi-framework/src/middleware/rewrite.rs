@@ -86,6 +86,11 @@ impl<R> fmt::Debug for RewriteSender<R> {
 }
 
 /// A sender for an inner app whose messages pass through `rewrite` on their way to `inner`.
+///
+/// Meant for HTTP responses, which one task sends in order. Clones used
+/// from several tasks at once would share one pending flush, and only the
+/// last task to poll it is woken; the middleware here therefore leaves
+/// WebSocket senders unwrapped.
 pub(crate) fn rewrite_sender(inner: Sender, rewrite: impl Rewrite) -> Sender {
     Sender::new(Arc::new(RewriteSender {
         inner,

@@ -39,7 +39,11 @@ use crate::response::Response;
 /// use asgi_framework::middleware::ServerErrors;
 ///
 /// let errors = ServerErrors::new().debug(cfg!(debug_assertions));
-/// # let _ = errors;
+///
+/// let app = asgi_framework::Application::new()
+///     .route("/", asgi_framework::get(|| async { "hi" }))
+///     .layer(errors);
+/// # let _: &dyn asgi_core::App = &app;
 /// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ServerErrors {

@@ -41,7 +41,11 @@ use crate::request::Request;
 ///     session.insert("count", count).expect("a number serializes");
 ///     format!("visit {count}")
 /// }
-/// # let _ = sessions;
+///
+/// let app = asgi_framework::Application::new()
+///     .route("/", asgi_framework::get(|| async { "hi" }))
+///     .layer(sessions);
+/// # let _: &dyn asgi_core::App = &app;
 /// ```
 #[derive(Clone)]
 pub struct Sessions {

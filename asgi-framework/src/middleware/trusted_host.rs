@@ -27,7 +27,11 @@ use crate::response::{IntoResponse, Redirect};
 /// use asgi_framework::middleware::TrustedHost;
 ///
 /// let trusted = TrustedHost::new(["example.com", "*.example.com"]);
-/// # let _ = trusted;
+///
+/// let app = asgi_framework::Application::new()
+///     .route("/", asgi_framework::get(|| async { "hi" }))
+///     .layer(trusted);
+/// # let _: &dyn asgi_core::App = &app;
 /// ```
 #[derive(Debug, Clone)]
 pub struct TrustedHost {
@@ -42,7 +46,12 @@ struct Config {
 }
 
 impl TrustedHost {
-    /// Allows the given host patterns (lowercase, no port).
+    /// Allows the given host patterns (no port; compared case-insensitively).
+    ///
+    /// # Panics
+    ///
+    /// If a pattern has a `*` anywhere but in a leading `*.` (as Starlette
+    /// asserts): `*example.com` would also allow `evilexample.com`.
     pub fn new<I, S>(allowed_hosts: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -52,6 +61,13 @@ impl TrustedHost {
             .into_iter()
             .map(|h| h.into().to_ascii_lowercase())
             .collect();
+        for pattern in &allowed {
+            let rest = pattern.strip_prefix("*.").unwrap_or(pattern);
+            assert!(
+                pattern == "*" || !rest.contains('*'),
+                "host patterns must be like '*.example.com', got {pattern:?}"
+            );
+        }
         let allow_any = allowed.iter().any(|h| h == "*");
         Self {
             config: Arc::new(Config {
@@ -201,6 +217,12 @@ mod tests {
 
         assert_eq!(config.check(&host("example.com")), Verdict::RedirectToWww);
         assert_eq!(no_redirect.check(&host("example.com")), Verdict::Reject);
+    }
+
+    #[test]
+    #[should_panic(expected = "host patterns must be like '*.example.com'")]
+    fn wildcard_without_dot_is_refused() {
+        let _ = TrustedHost::new(["*example.com"]);
     }
 
     #[test]
