@@ -69,7 +69,7 @@ impl AppTask {
                     .copied()
                     .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
                     .unwrap_or("(no message)");
-                tracing::error!(panic = message, "ASGI application panicked (websocket)");
+                tracing::error!("ASGI application panicked: {message}");
                 Outcome::Failed
             }
         };
@@ -86,7 +86,7 @@ fn log_error(error: &BoxError) {
     {
         tracing::debug!("ASGI application ended after the client disconnected");
     } else {
-        tracing::error!(error = %error, "Exception in ASGI application (websocket)");
+        tracing::error!("Exception in ASGI application: {error}");
     }
 }
 

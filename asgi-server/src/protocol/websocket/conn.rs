@@ -202,9 +202,7 @@ impl Connection {
                 if answer.is_none() && self.app.outcome().is_some() {
                     // ASGI: the app returned without accepting or closing
                     // (or in the middle of a denial response).
-                    tracing::error!(
-                        "ASGI application returned without answering websocket.connect"
-                    );
+                    tracing::error!("ASGI callable returned without sending handshake.");
                     self.shared.stop_sending(None);
                     handshake::write_internal_error(&mut out);
                     answer = Some(Handshake::Refused);
