@@ -65,9 +65,10 @@ pub struct WebSocketConfig {
     /// Accepted but not negotiated: `tungstenite` 0.30 cannot compress
     /// frames, so connections are always uncompressed.
     pub per_message_deflate: bool,
-    /// How long to wait for the peer's close frame after the server sent one,
-    /// and for the peer to close the TCP connection after that (default 10 s,
-    /// as the Python `websockets` library that Uvicorn uses).
+    /// How long to wait for the peer's close frame after the server sent one
+    /// (then the connection counts as dropped: 1006), and, after a protocol
+    /// failure, for the peer to close its side (default 10 s, as the Python
+    /// `websockets` library that Uvicorn uses). No CLI flag maps to it.
     pub close_timeout: Duration,
 }
 
