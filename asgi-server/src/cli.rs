@@ -136,7 +136,8 @@ pub struct ServerArgs {
     /// Seconds to wait for a WebSocket pong (0 waits for ever).
     #[arg(long, env = "ASGI_WS_PING_TIMEOUT", default_value = "20", value_parser = parse_seconds)]
     pub ws_ping_timeout: Duration,
-    /// Negotiate the permessage-deflate WebSocket extension.
+    /// Negotiate the permessage-deflate WebSocket extension (accepted for Uvicorn
+    /// compatibility; not negotiated yet, as the frame library lacks it).
     #[arg(long, env = "ASGI_WS_PER_MESSAGE_DEFLATE")]
     pub ws_per_message_deflate: bool,
 }

@@ -39,8 +39,11 @@ use crate::shutdown::Shutdown;
 /// being answered, so that a batch of responses goes out in one write.
 const BATCH_LIMIT: usize = 64 * 1024;
 
-/// Read at least this much spare room per socket read.
+/// Room made for each socket read of request heads.
 const READ_CHUNK: usize = 8 * 1024;
+
+/// Room made for each socket read of request bodies (fewer, larger messages).
+const BODY_CHUNK: usize = 64 * 1024;
 
 /// How long, and how many bytes, to read and drop after an error response
 /// before closing, so that the client sees the response rather than a reset.
@@ -138,6 +141,7 @@ pub(crate) async fn serve<I>(
             .with(|c| {
                 report(&outcome, &c.cycle);
                 c.finish_cycle();
+                c.shrink_read_buf();
                 (c.cycle.status, c.cycle.keep_alive(), c.cycle.body_done())
             })
             .unwrap_or((None, false, true));
@@ -514,6 +518,14 @@ where
         self.cycle.finish(&mut self.output, ctx);
     }
 
+    /// Lets go of a read buffer that grew for a request body, so that an
+    /// idle keep-alive connection holds only a head-sized buffer.
+    fn shrink_read_buf(&mut self) {
+        if self.read_buf.is_empty() && self.read_buf.capacity() > 2 * READ_CHUNK {
+            self.read_buf = BytesMut::with_capacity(READ_CHUNK);
+        }
+    }
+
     /// Queues an error response that closes the connection.
     fn write_error(&mut self, status: StatusCode) {
         let mut ctx = head_context(&self.ctx, &self.shutdown);
@@ -559,8 +571,13 @@ where
 
     /// Reads from the socket into `read_buf`; 0 means the peer is done (or failed).
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<usize> {
-        if self.read_buf.capacity() - self.read_buf.len() < READ_CHUNK / 2 {
-            self.read_buf.reserve(READ_CHUNK);
+        self.poll_fill_by(cx, READ_CHUNK)
+    }
+
+    /// [`poll_fill`](Self::poll_fill) with room for at least `chunk / 2` bytes.
+    fn poll_fill_by(&mut self, cx: &mut Context<'_>, chunk: usize) -> Poll<usize> {
+        if self.read_buf.capacity() - self.read_buf.len() < chunk / 2 {
+            self.read_buf.reserve(chunk);
         }
         let read = pin!(self.io.read_buf(&mut self.read_buf));
         match ready!(read.poll(cx)) {
@@ -620,7 +637,7 @@ where
             if let Some(message) = self.cycle.decode_body(&mut self.read_buf, self.eof) {
                 return Poll::Ready(message);
             }
-            ready!(self.poll_fill(cx));
+            ready!(self.poll_fill_by(cx, BODY_CHUNK));
         }
     }
 
@@ -637,7 +654,7 @@ where
             if ready!(self.poll_drain(cx)).is_err() {
                 return Poll::Ready(false);
             }
-            ready!(self.poll_fill(cx));
+            ready!(self.poll_fill_by(cx, BODY_CHUNK));
         }
     }
 
