@@ -55,7 +55,11 @@ fn http(
     send: Sender,
 ) -> AppFuture {
     let is_head = scope.method == Method::HEAD;
-    let extensions = scope.extensions.clone();
+    // Sending needs only the flags, not the typed map: copy those.
+    let mut extensions = asgi_core::Extensions::default();
+    extensions.pathsend = scope.extensions.pathsend;
+    extensions.zerocopysend = scope.extensions.zerocopysend;
+    extensions.trailers = scope.extensions.trailers;
     // Exception handlers see the request's scope; keep a copy only if one exists.
     let handlers = (!exceptions.is_empty()).then(|| (exceptions.clone(), scope.clone()));
     let pool = pool.clone();

@@ -1,13 +1,18 @@
 //! WebSocket routes: the [`WebSocket`] handle given to `ws(handler)` routes.
 
+mod error;
+mod handler;
+
+pub use self::error::WsError;
+pub(crate) use self::handler::BoxedWsHandler;
+pub use self::handler::{WsHandler, WsOutcome};
+
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use asgi_core::{
-    BoxError, Headers, ReceiveError, ReceiveEvent, Receiver, SendError, Sender, WebSocketMessage,
-    WebSocketReceive, WebSocketScope, WebSocketSend,
+    Headers, ReceiveEvent, Receiver, Sender, WebSocketMessage, WebSocketReceive, WebSocketScope,
+    WebSocketSend,
 };
 use bytes::Bytes;
 use serde::Serialize;
@@ -64,70 +69,6 @@ pub struct WebSocket {
     phase: Phase,
     /// Where the phase is reported when the handler drops the socket.
     report: Option<Arc<Mutex<Phase>>>,
-}
-
-/// Why a WebSocket operation failed.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum WsError {
-    /// The client disconnected (or the handler closed) with this code and reason.
-    Disconnected {
-        /// The close code.
-        code: u16,
-        /// The close reason.
-        reason: String,
-    },
-    /// A message of the other kind came (text where bytes were expected, or the reverse).
-    UnexpectedMessage(&'static str),
-    /// A JSON message did not parse.
-    Json(serde_json::Error),
-    /// The server refused a message.
-    Send(SendError),
-    /// The server closed the receive channel.
-    Receive(ReceiveError),
-    /// The handler used the socket out of order (accept twice, send before accept).
-    Misuse(&'static str),
-}
-
-impl fmt::Display for WsError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            WsError::Disconnected { code, reason } => {
-                write!(f, "websocket disconnected with code {code}")?;
-                if !reason.is_empty() {
-                    write!(f, " ({reason})")?;
-                }
-                Ok(())
-            }
-            WsError::UnexpectedMessage(expected) => write!(f, "expected a {expected} message"),
-            WsError::Json(error) => write!(f, "invalid JSON message: {error}"),
-            WsError::Send(error) => error.fmt(f),
-            WsError::Receive(error) => error.fmt(f),
-            WsError::Misuse(what) => f.write_str(what),
-        }
-    }
-}
-
-impl std::error::Error for WsError {}
-
-impl WsError {
-    /// Whether the client went away (the normal end of a session).
-    pub fn is_disconnect(&self) -> bool {
-        matches!(self, WsError::Disconnected { .. })
-            || matches!(self, WsError::Send(e) if e.is_disconnected())
-    }
-}
-
-impl From<SendError> for WsError {
-    fn from(error: SendError) -> Self {
-        WsError::Send(error)
-    }
-}
-
-impl From<ReceiveError> for WsError {
-    fn from(error: ReceiveError) -> Self {
-        WsError::Receive(error)
-    }
 }
 
 impl WebSocket {
@@ -459,92 +400,6 @@ impl fmt::Debug for WebSocket {
             .field("path", &self.scope.target.path)
             .field("phase", &self.phase)
             .finish_non_exhaustive()
-    }
-}
-
-/// What a WebSocket handler may return: `()` or `Result<(), E>`.
-pub trait WsOutcome: Send + 'static {
-    /// The error to log and close with 1011, if any.
-    fn into_result(self) -> Result<(), BoxError>;
-}
-
-impl WsOutcome for () {
-    fn into_result(self) -> Result<(), BoxError> {
-        Ok(())
-    }
-}
-
-impl<E: Into<BoxError> + Send + 'static> WsOutcome for Result<(), E> {
-    fn into_result(self) -> Result<(), BoxError> {
-        self.map_err(Into::into)
-    }
-}
-
-/// Async functions that handle a WebSocket: `async fn(WebSocket) -> ()` or `-> Result<(), E>`.
-pub trait WsHandler<T>: Clone + Send + Sync + 'static {
-    /// Runs the handler.
-    fn call(self, socket: WebSocket) -> Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>>;
-}
-
-impl<F, Fut> WsHandler<(WebSocket,)> for F
-where
-    F: FnOnce(WebSocket) -> Fut + Clone + Send + Sync + 'static,
-    Fut: Future + Send + 'static,
-    Fut::Output: WsOutcome,
-{
-    fn call(self, socket: WebSocket) -> Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>> {
-        Box::pin(async move { self(socket).await.into_result() })
-    }
-}
-
-type WsFn =
-    dyn Fn(WebSocket) -> Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>> + Send + Sync;
-
-/// A shared, type-erased WebSocket handler.
-#[derive(Clone)]
-pub(crate) struct BoxedWsHandler(Arc<WsFn>);
-
-impl BoxedWsHandler {
-    pub(crate) fn new<H: WsHandler<T>, T: 'static>(handler: H) -> Self {
-        Self(Arc::new(move |socket| handler.clone().call(socket)))
-    }
-
-    /// Runs the handler, then closes what it left open.
-    pub(crate) async fn run(
-        &self,
-        scope: WebSocketScope,
-        receive: Receiver,
-        send: Sender,
-        params: PathParams,
-    ) -> Result<(), BoxError> {
-        let (closer_send, closer_receive) = (send.clone(), receive.clone());
-        let mut socket = WebSocket::new(scope, receive, send, params);
-        let report = Arc::new(Mutex::new(Phase::Connecting));
-        socket.report = Some(report.clone());
-        let outcome = (self.0)(socket).await;
-        let phase = *report.lock().unwrap_or_else(PoisonError::into_inner);
-        let code = if outcome.is_err() { 1011 } else { 1000 };
-        if let Err(error) = &outcome {
-            tracing::error!(%error, "websocket handler failed");
-        }
-        match phase {
-            Phase::Closed => {}
-            Phase::Connecting => {
-                // Read the connect first so the close is a valid denial.
-                if let Ok(ReceiveEvent::WebSocket(WebSocketReceive::Connect)) =
-                    closer_receive.receive().await
-                {
-                    let _ = closer_send.send(WebSocketSend::close(1000)).await;
-                }
-            }
-            Phase::Handshake => {
-                let _ = closer_send.send(WebSocketSend::close(1000)).await;
-            }
-            Phase::Connected => {
-                let _ = closer_send.send(WebSocketSend::close(code)).await;
-            }
-        }
-        Ok(())
     }
 }
 
