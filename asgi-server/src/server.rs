@@ -178,17 +178,14 @@ impl BoundServer {
 
         let server_addr = listener.server_addr();
         let server_name = config.server_header.then_some("asgi-server");
-        let extra_has_server = server_name.is_some()
-            || config
-                .headers
-                .iter()
-                .any(|(name, _)| name == http::header::SERVER);
+        let (server_header, default_headers) =
+            encode::encode_fixed_headers(server_name, &config.headers);
         let ctx = Arc::new(ServiceContext {
             config: config.clone(),
             app,
             state: lifespan.state(),
-            extra_headers: encode::encode_extra(server_name, &config.headers),
-            extra_has_server,
+            server_header,
+            default_headers,
             websocket: Arc::new(config.websocket.clone()),
             server_addr: server_addr.clone(),
             connections: AtomicUsize::new(0),

@@ -21,9 +21,10 @@ pub(crate) struct ServiceContext {
     pub(crate) app: SharedApp,
     /// The lifespan state snapshot, cloned into every scope.
     pub(crate) state: State,
-    /// `server: ...\r\n` and the `--header` fields, encoded once.
-    pub(crate) extra_headers: Vec<u8>,
-    pub(crate) extra_has_server: bool,
+    /// `server: ...\r\n` (empty with `--no-server-header`), encoded once.
+    pub(crate) server_header: Vec<u8>,
+    /// The `--header` fields, encoded once.
+    pub(crate) default_headers: Vec<u8>,
     pub(crate) websocket: Arc<websocket::WebSocketConfig>,
     pub(crate) server_addr: Option<ServerAddr>,
     /// Open connections (for `--limit-concurrency`).

@@ -695,8 +695,8 @@ fn head_context<'a>(ctx: &'a ServiceContext, shutdown: &Shutdown) -> HeadContext
         is_head: false,
         keep_alive: !shutdown.is_shutdown(),
         date: ctx.config.date_header,
-        extra: &ctx.extra_headers,
-        extra_has_server: ctx.extra_has_server,
+        server: &ctx.server_header,
+        defaults: &ctx.default_headers,
     }
 }
 

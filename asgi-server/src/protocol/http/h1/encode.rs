@@ -29,9 +29,9 @@ pub(crate) struct HeadContext<'a> {
     pub(crate) keep_alive: bool,
     pub(crate) date: bool,
     /// `server: NAME\r\n` and the `--header` fields, pre-encoded.
-    pub(crate) extra: &'a [u8],
-    /// Whether `extra` holds a `server` field.
-    pub(crate) extra_has_server: bool,
+    pub(crate) server: &'a [u8],
+    /// The `--header` fields, pre-encoded.
+    pub(crate) defaults: &'a [u8],
 }
 
 /// The result of encoding a head.
@@ -122,9 +122,10 @@ pub(crate) fn encode_head(
             dst.put_slice(b"\r\n");
         });
     }
-    if !(has_server && ctx.extra_has_server) {
-        dst.put_slice(ctx.extra);
+    if !has_server {
+        dst.put_slice(ctx.server);
     }
+    dst.put_slice(ctx.defaults);
     dst.put_slice(b"\r\n");
     Encoded {
         framing,
@@ -150,7 +151,8 @@ pub(crate) fn encode_error(dst: &mut BytesMut, status: StatusCode, ctx: HeadCont
             dst.put_slice(b"\r\n");
         });
     }
-    dst.put_slice(ctx.extra);
+    dst.put_slice(ctx.server);
+    dst.put_slice(ctx.defaults);
     dst.put_slice(b"\r\n");
     if !ctx.is_head {
         dst.put_slice(reason.as_bytes());
@@ -180,21 +182,30 @@ pub(crate) const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
 /// The interim response sent when an `Expect: 100-continue` body is first read.
 pub(crate) const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
-/// Pre-encodes `server: NAME\r\n` (when given) and the default header fields.
-pub(crate) fn encode_extra(
-    server: Option<&str>,
+/// Pre-encodes the `server` field and the `--header` fields.
+///
+/// A `server` among the `--header` fields replaces the built-in one (as in
+/// Uvicorn); `name` is `None` with `--no-server-header`.
+pub(crate) fn encode_fixed_headers(
+    name: Option<&str>,
     defaults: &[(HeaderName, http::HeaderValue)],
-) -> Vec<u8> {
-    let mut out = BytesMut::new();
-    if let Some(server) = server {
-        out.put_slice(b"server: ");
-        out.put_slice(server.as_bytes());
-        out.put_slice(b"\r\n");
+) -> (Vec<u8>, Vec<u8>) {
+    let mut server = BytesMut::new();
+    let mut rest = BytesMut::new();
+    for (field, value) in defaults {
+        if field == header::SERVER {
+            server.clear();
+            write_field(&mut server, field, value.as_bytes());
+        } else {
+            write_field(&mut rest, field, value.as_bytes());
+        }
     }
-    for (name, value) in defaults {
-        write_field(&mut out, name, value.as_bytes());
+    if let (true, Some(name)) = (server.is_empty(), name) {
+        server.put_slice(b"server: ");
+        server.put_slice(name.as_bytes());
+        server.put_slice(b"\r\n");
     }
-    out.to_vec()
+    (server.to_vec(), rest.to_vec())
 }
 
 fn write_status_line(dst: &mut BytesMut, status: StatusCode) {

@@ -7,8 +7,8 @@ fn ctx(version: HttpVersion, is_head: bool, keep_alive: bool) -> HeadContext<'st
         is_head,
         keep_alive,
         date: false,
-        extra: b"server: t\r\n",
-        extra_has_server: true,
+        server: b"server: t\r\n",
+        defaults: b"",
     }
 }
 
@@ -274,4 +274,48 @@ fn decimals_are_written_without_fmt() {
         write_decimal(&mut dst, n);
         assert_eq!(dst, n.to_string().as_bytes());
     }
+}
+
+#[test]
+fn fixed_headers_keep_defaults_when_the_app_sets_server() {
+    let defaults = vec![(
+        HeaderName::from_static("x-d"),
+        HeaderValue::from_static("1"),
+    )];
+    let (server, rest) = encode_fixed_headers(Some("asgi-server"), &defaults);
+    let context = HeadContext {
+        server: &server,
+        defaults: &rest,
+        ..ctx(HttpVersion::Http11, false, true)
+    };
+    let mut dst = BytesMut::new();
+
+    encode_head(
+        &mut dst,
+        StatusCode::OK,
+        &headers(&[("server", "app")]),
+        context,
+        Some(0),
+    );
+
+    let text = String::from_utf8_lossy(&dst);
+    assert!(
+        text.contains("server: app\r\n") && !text.contains("asgi-server"),
+        "{text}"
+    );
+    assert!(text.contains("x-d: 1\r\n"), "{text}");
+}
+
+#[test]
+fn a_server_default_header_replaces_the_builtin_one() {
+    let defaults = vec![(
+        HeaderName::from_static("server"),
+        HeaderValue::from_static("custom"),
+    )];
+
+    let (server, rest) = encode_fixed_headers(Some("asgi-server"), &defaults);
+
+    assert_eq!(server, b"server: custom\r\n");
+    assert!(rest.is_empty());
+    assert_eq!(encode_fixed_headers(None, &[]).0, b"");
 }
