@@ -28,8 +28,14 @@ use crate::shutdown::Shutdown;
 /// anyway notices a client that gives up (EOF) without buffering a flood.
 const HELD_READ_LIMIT: usize = 64 * 1024;
 
-/// The tungstenite read buffer, allocated per connection.
-const READ_BUFFER_SIZE: usize = 64 * 1024;
+/// The most tungstenite reads from the socket at once; allocated per connection.
+///
+/// tungstenite zero-fills this much of its buffer before every read
+/// (`FrameCodec::read_in` resizes it), so the default 128 KiB costs a
+/// 128 KiB memset per read even for a 32-byte message, and as much memory
+/// per idle connection. 16 KiB keeps that small; a large message takes
+/// more read calls, each still a sizeable copy.
+const READ_BUFFER_SIZE: usize = 16 * 1024;
 
 /// One connection: the app, the state it shares with the app, and the settings.
 pub(super) struct Connection {
