@@ -64,7 +64,7 @@ pub struct ServerArgs {
     /// The ASGI `root_path`: where the app is mounted behind a proxy.
     #[arg(long, env = "ASGI_ROOT_PATH", default_value = "")]
     pub root_path: String,
-    /// Take the client address and scheme from X-Forwarded-For/Proto (trusted peers only) [default].
+    /// Take the client address and scheme from X-Forwarded-For/Proto (trusted peers only) (the default).
     #[arg(long, overrides_with = "no_proxy_headers")]
     pub proxy_headers: bool,
     /// Ignore X-Forwarded-* headers.
@@ -73,13 +73,13 @@ pub struct ServerArgs {
     /// Comma-separated IPs or networks trusted for proxy headers; `*` trusts all.
     #[arg(long, env = "ASGI_FORWARDED_ALLOW_IPS", default_value = "127.0.0.1", value_parser = parse_allow_ips)]
     pub forwarded_allow_ips: ForwardedAllowIps,
-    /// Send a `Server` header [default].
+    /// Send a `Server` header (the default).
     #[arg(long, overrides_with = "no_server_header")]
     pub server_header: bool,
     /// Do not send a `Server` header.
     #[arg(long, env = "ASGI_NO_SERVER_HEADER", overrides_with = "server_header")]
     pub no_server_header: bool,
-    /// Send a `Date` header [default].
+    /// Send a `Date` header (the default).
     #[arg(long, overrides_with = "no_date_header")]
     pub date_header: bool,
     /// Do not send a `Date` header.
@@ -97,7 +97,7 @@ pub struct ServerArgs {
     /// Largest request head in bytes (431 past it; at most 100 header fields).
     #[arg(long, env = "ASGI_LIMIT_REQUEST_HEAD", default_value_t = 64 * 1024)]
     pub limit_request_head: usize,
-    /// Largest request body in bytes (413 past it) [default: no limit].
+    /// Largest request body in bytes (413 past it) (default: no limit).
     #[arg(long, env = "ASGI_LIMIT_REQUEST_BODY")]
     pub limit_request_body: Option<u64>,
     /// Close idle keep-alive connections after this many seconds.
@@ -112,7 +112,7 @@ pub struct ServerArgs {
     /// Log level (RUST_LOG, when set, takes precedence).
     #[arg(long, env = "ASGI_LOG_LEVEL", value_enum, default_value_t = LogLevelArg::Info)]
     pub log_level: LogLevelArg,
-    /// Log one line per request [default].
+    /// Log one line per request (the default).
     #[arg(long, overrides_with = "no_access_log")]
     pub access_log: bool,
     /// Do not log requests.
@@ -121,7 +121,7 @@ pub struct ServerArgs {
     /// The tokio runtime.
     #[arg(long, env = "ASGI_RUNTIME", value_enum, default_value_t = RuntimeArg::MultiThread)]
     pub runtime: RuntimeArg,
-    /// Worker threads of the multi-thread runtime [default: one per CPU core].
+    /// Worker threads of the multi-thread runtime (default: one per CPU core).
     #[arg(long, env = "ASGI_THREADS")]
     pub threads: Option<usize>,
     /// Largest WebSocket message in bytes.

@@ -5,3 +5,5 @@ pub(crate) mod cycle;
 pub(crate) mod decode;
 pub(crate) mod encode;
 pub(crate) mod output;
+mod shared;
+mod timer;
