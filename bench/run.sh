@@ -72,6 +72,11 @@ WORKERS_VARIANTS="${WORKERS_VARIANTS:-workers-1=--workers 1;workers-2=--workers 
 # Peers, built from bench/peers and bench/apps by this script.
 PEER_BIN="$PEERS_TARGET/release"
 UVICORN_FLAGS="--host 127.0.0.1 --port {port} --no-access-log --loop uvloop --http httptools"
+# Uvicorn's default websocket implementation, "auto": with the websockets
+# package installed, Uvicorn 0.54 (the version this venv got) picks that
+# package's sans-I/O protocol ("websockets-sansio"); UVICORN_WS=websockets
+# selects the legacy one.
+UVICORN_WS="${UVICORN_WS:-auto}"
 declare -A PEER_CMD=(
   [hyper]="$PEER_BIN/hyper_hello --port {port}"
   [hyper-pipelined]="$PEER_BIN/hyper_hello --port {port} --pipeline-flush"
@@ -82,8 +87,7 @@ declare -A PEER_CMD=(
   [tungstenite]="$PEER_BIN/tungstenite_echo --port {port}"
   [uvicorn]="$VENV/bin/uvicorn --app-dir $BENCH/apps hello_asgi:app $UVICORN_FLAGS"
   [uvicorn-fastapi]="$VENV/bin/uvicorn --app-dir $BENCH/apps fastapi_app:app $UVICORN_FLAGS"
-  # No --ws flag: Uvicorn's default ("auto", the websockets package).
-  [uvicorn-ws]="$VENV/bin/uvicorn --app-dir $BENCH/apps ws_echo_asgi:app $UVICORN_FLAGS"
+  [uvicorn-ws]="$VENV/bin/uvicorn --app-dir $BENCH/apps ws_echo_asgi:app $UVICORN_FLAGS --ws $UVICORN_WS"
 )
 WS_LOAD="$PEER_BIN/ws_load"
 IDLE_CLIENT="$PEER_BIN/idle_conns"
@@ -495,7 +499,7 @@ scenario_ws_echo() {
     done
   done
   report ws_echo "ws_echo: WebSocket echo" \
-    "server on core $SERVER_CPU, \`ws_load --connections $CONNS --size $WS_SIZE --duration $DURATION\` on core $LOAD_CPU (each connection sends one message, alternating text and binary, and awaits its echo); uvicorn uses its default websocket implementation (the websockets package)." \
+    "server on core $SERVER_CPU, \`ws_load --connections $CONNS --size $WS_SIZE --duration $DURATION\` on core $LOAD_CPU (each connection sends one message, alternating text and binary, and awaits its echo); uvicorn runs with \`--ws $UVICORN_WS\` (auto: the websockets package, sans-I/O)." \
     --unit msg --ref tungstenite --ref uvicorn
 }
 

@@ -68,14 +68,14 @@ async fn connection(url: String, size: usize, start: Arc<Barrier>, duration: Dur
     let text = Utf8Bytes::from("x".repeat(size));
     let binary = Bytes::from(vec![0xA5u8; size]);
     let deadline = Instant::now() + duration;
-    let mut n: u64 = 0;
+    let mut send_text = true;
     while Instant::now() < deadline {
-        let msg = if n % 2 == 0 {
+        let msg = if send_text {
             Message::Text(text.clone())
         } else {
             Message::Binary(binary.clone())
         };
-        n += 1;
+        send_text = !send_text;
         let sent_at = Instant::now();
         if let Err(err) = ws.send(msg).await {
             eprintln!("send error: {err}");
