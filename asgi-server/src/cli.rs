@@ -88,7 +88,7 @@ pub struct ServerArgs {
     /// Add a header to every response, as NAME:VALUE (repeatable).
     #[arg(long = "header", value_name = "NAME:VALUE", value_parser = parse_header)]
     pub headers: Vec<(HeaderName, HeaderValue)>,
-    /// Answer 503 once this many connections, or requests in flight, are reached.
+    /// Answer 503 when more than this many connections are open or this many requests are running.
     #[arg(long, env = "ASGI_LIMIT_CONCURRENCY")]
     pub limit_concurrency: Option<usize>,
     /// Shut down gracefully after serving this many requests.

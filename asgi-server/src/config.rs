@@ -51,8 +51,9 @@ pub struct Config {
     pub date_header: bool,
     /// `--header`: fields added to every response.
     pub headers: Vec<(HeaderName, HeaderValue)>,
-    /// `--limit-concurrency`: answer 503 once this many connections, or this many
-    /// requests in flight, are reached (default: no limit).
+    /// `--limit-concurrency`: answer 503 (and close) when more than this many
+    /// connections are open, or this many requests are already running
+    /// (default: no limit). Uvicorn counts both the same way.
     pub limit_concurrency: Option<usize>,
     /// `--limit-max-requests`: shut down gracefully after this many requests.
     pub limit_max_requests: Option<u64>,
