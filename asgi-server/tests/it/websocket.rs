@@ -814,3 +814,29 @@ async fn an_app_may_receive_and_send_from_another_task() {
         );
     }
 }
+
+#[tokio::test]
+async fn accept_headers_reach_the_client() {
+    let app = app_fn(|_scope, receive, send| async move {
+        receive.receive().await?;
+        let headers = Headers::new().with(
+            HeaderName::from_static("x-session"),
+            HeaderValue::from_static("abc"),
+        );
+        send.send(WebSocketSend::Accept {
+            subprotocol: None,
+            headers,
+        })
+        .await?;
+        receive.receive().await?;
+        Ok(())
+    });
+    let server = start(app).await;
+
+    let (_client, response) = within(tokio_tungstenite::connect_async(url(server.addr)))
+        .await
+        .unwrap();
+
+    assert_eq!(response.headers().get("x-session").unwrap(), "abc");
+    assert!(response.headers().get("sec-websocket-protocol").is_none());
+}
