@@ -53,7 +53,7 @@ pub struct Config {
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// `--limit-concurrency`: answer 503 (and close) when more than this many
     /// connections are open, or this many requests are already running
-    /// (default: no limit). Uvicorn counts both the same way.
+    /// (default: no limit).
     pub limit_concurrency: Option<usize>,
     /// `--limit-max-requests`: shut down gracefully after this many requests.
     pub limit_max_requests: Option<u64>,

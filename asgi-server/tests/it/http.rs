@@ -1137,3 +1137,52 @@ async fn large_bodies_stream_both_ways() {
     }
     server.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn request_body_is_not_read_ahead_of_the_app() {
+    const BODY: usize = 64 * 1024 * 1024;
+    let release = Arc::new(Notify::new());
+    let app = {
+        let release = release.clone();
+        app_fn(move |_scope, receive, send| {
+            let release = release.clone();
+            async move {
+                release.notified().await;
+                let body = support::read_body(&receive).await?;
+                send.send(HttpSend::start(StatusCode::OK, text_headers()))
+                    .await?;
+                send.send(HttpSend::body(body.len().to_string())).await?;
+                Ok(())
+            }
+        })
+    };
+    let server = support::serve(app).await;
+    let mut stream = TcpStream::connect(server.addr).await.unwrap();
+    let head = format!(
+        "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: {BODY}\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let body = vec![b'x'; BODY];
+
+    // While the app does not read, the client's write stalls on full socket buffers.
+    let (mut reader, mut writer) = stream.into_split();
+    let write = tokio::spawn(async move {
+        writer.write_all(&body).await.unwrap();
+        writer
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !write.is_finished(),
+        "64 MiB went somewhere without the app reading it"
+    );
+    release.notify_one();
+    let _writer = tokio::time::timeout(LIMIT, write).await.unwrap().unwrap();
+    let mut reply = Vec::new();
+    tokio::time::timeout(LIMIT, reader.read_to_end(&mut reply))
+        .await
+        .unwrap()
+        .unwrap();
+
+    assert_eq!(parse_responses(&reply)[0].text(), BODY.to_string());
+    server.stop().await.unwrap();
+}
