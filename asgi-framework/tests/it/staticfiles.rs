@@ -221,3 +221,98 @@ async fn missing_root_directory_is_404() {
 
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }
+
+// ===== Over a real socket (asgi-server) =====
+
+/// Sends raw `request` to a fresh asgi-server serving `app` and returns the whole reply.
+async fn over_socket(app: Application, request: &str) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let mut config = asgi_server::Config::default();
+    config.port = 0;
+    config.access_log = false;
+    let bound = asgi_server::Server::new(config)
+        .bind()
+        .await
+        .expect("bind 127.0.0.1:0");
+    let addr = bound.local_addr().expect("a TCP address");
+    let handle = bound.handle();
+    let server = tokio::spawn(bound.serve(app));
+
+    let limit = std::time::Duration::from_secs(10);
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .expect("write request");
+    let mut reply = Vec::new();
+    tokio::time::timeout(limit, stream.read_to_end(&mut reply))
+        .await
+        .expect("reply within the limit")
+        .expect("read reply");
+
+    handle.shutdown();
+    let _ = tokio::time::timeout(limit, server).await;
+    String::from_utf8_lossy(&reply).into_owned()
+}
+
+fn real_site(dir: &TempDir) -> Application {
+    dir.write("secret.txt", "top secret");
+    dir.write("public/big.txt", "0123456789".repeat(20_000));
+    Application::new().mount("/static", StaticFiles::new(dir.path().join("public")))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn static_file_streams_over_a_real_socket() {
+    let dir = TempDir::new();
+
+    let reply = over_socket(
+        real_site(&dir),
+        "GET /static/big.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+
+    let (head, body) = reply.split_once("\r\n\r\n").expect("a head and a body");
+    assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
+    assert!(
+        head.to_ascii_lowercase().contains("content-length: 200000"),
+        "{head}"
+    );
+    assert!(head.to_ascii_lowercase().contains("etag: \""), "{head}");
+    assert_eq!(body.len(), 200_000);
+    assert!(body.starts_with("0123456789") && body.ends_with("0123456789"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn range_request_over_a_real_socket_is_206() {
+    let dir = TempDir::new();
+
+    let reply = over_socket(
+        real_site(&dir),
+        "GET /static/big.txt HTTP/1.1\r\nHost: t\r\nRange: bytes=5-14\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+
+    assert!(reply.starts_with("HTTP/1.1 206 "), "{reply}");
+    assert!(
+        reply
+            .to_ascii_lowercase()
+            .contains("content-range: bytes 5-14/200000"),
+        "{reply}"
+    );
+    assert!(reply.ends_with("\r\n\r\n5678901234"), "{reply}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn encoded_traversal_over_a_real_socket_is_404() {
+    let dir = TempDir::new();
+
+    let reply = over_socket(
+        real_site(&dir),
+        "GET /static/%2e%2e/secret.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+
+    assert!(reply.starts_with("HTTP/1.1 404 "), "{reply}");
+    assert!(!reply.contains("top secret"), "{reply}");
+}
