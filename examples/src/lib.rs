@@ -3,5 +3,6 @@
 //! Each binary in `src/bin/` is a thin `main` around an app built here or in
 //! the binary itself; `tests/` starts these apps on a real socket.
 
+pub mod async_vs_blocking;
 pub mod demo;
 pub mod validate;
