@@ -305,14 +305,15 @@ fn too_large(buf: &[u8], limit: usize) -> HeadError {
 }
 
 fn has_bare_lf(head: &[u8]) -> bool {
-    let mut prev = 0u8;
-    for &b in head {
-        if b == b'\n' && prev != b'\r' {
-            return true;
-        }
-        prev = b;
-    }
-    false
+    // Branch-free so that it vectorizes: any LF whose previous byte is not CR.
+    let inner = head
+        .iter()
+        .skip(1)
+        .zip(head)
+        .fold(false, |found, (&b, &prev)| {
+            found | ((b == b'\n') & (prev != b'\r'))
+        });
+    inner || head.first() == Some(&b'\n')
 }
 
 fn parse_content_length(digits: &[u8]) -> Option<u64> {
