@@ -21,8 +21,9 @@ const EXCLUDED_CONTENT_TYPES: [&str; 1] = ["text/event-stream"];
 /// Compresses responses with gzip for clients that accept it.
 ///
 /// As Starlette's `GZipMiddleware`: only when the request's
-/// `Accept-Encoding` lists `gzip`; never for `text/event-stream` or a
-/// response that already has a `Content-Encoding`; a whole body (one
+/// `Accept-Encoding` lists `gzip`; never for `text/event-stream`, a
+/// response that already has a `Content-Encoding`, a range (`Content-Range`)
+/// or a `Cache-Control: no-transform` response; a whole body (one
 /// message) shorter than `minimum_size` (500 bytes by default) is sent as
 /// is. A whole body gets its compressed `Content-Length`; a streamed body
 /// is compressed chunk by chunk (each chunk flushed, so the client gets it
@@ -175,7 +176,13 @@ impl Responder {
                     trailers,
                 },
             ) => {
+                // A range (206) or `no-transform` must reach the client byte for byte.
                 let excluded = headers.contains("content-encoding")
+                    || headers.contains("content-range")
+                    || headers
+                        .get_all("cache-control")
+                        .filter_map(|v| v.to_str().ok())
+                        .any(|v| v.to_ascii_lowercase().contains("no-transform"))
                     || headers
                         .get("content-type")
                         .and_then(|v| v.to_str().ok())

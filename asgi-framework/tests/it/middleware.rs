@@ -335,6 +335,49 @@ async fn already_encoded_response_is_not_compressed_again() {
     assert_eq!(res.text(), big_text());
 }
 
+#[tokio::test]
+async fn partial_content_and_no_transform_are_never_gzipped() {
+    let app = Application::new()
+        .route(
+            "/range",
+            get(|| async {
+                (
+                    StatusCode::PARTIAL_CONTENT,
+                    [("content-range", "bytes 0-1699/5000")],
+                    big_text(),
+                )
+            }),
+        )
+        .route(
+            "/raw",
+            get(|| async {
+                (
+                    StatusCode::OK,
+                    [("cache-control", "public, no-transform")],
+                    big_text(),
+                )
+            }),
+        )
+        .layer(GZip::new());
+    let client = TestClient::new(app);
+
+    let range = client
+        .get("/range")
+        .header("accept-encoding", "gzip")
+        .send()
+        .await;
+    let raw = client
+        .get("/raw")
+        .header("accept-encoding", "gzip")
+        .send()
+        .await;
+
+    assert_eq!(range.header("content-encoding"), None);
+    assert_eq!(range.text(), big_text());
+    assert_eq!(raw.header("content-encoding"), None);
+    assert_eq!(raw.text(), big_text());
+}
+
 // ===== TrustedHost =====
 
 fn trusted() -> Application {
