@@ -28,6 +28,12 @@ use crate::request::Request;
 /// Defaults as Starlette's: `max_age` 14 days, path `/`, `SameSite=Lax`,
 /// `HttpOnly`, `Secure` only with [`https_only`](Self::https_only).
 ///
+/// Unlike Starlette, which sends the cookie with every response, an
+/// unchanged session sends none, so `max_age` counts from the last change,
+/// not the last visit. WebSocket handlers can read the session (the
+/// handshake carries the cookie) but their changes are not saved: a
+/// WebSocket has no response to set a cookie on.
+///
 /// # Example
 ///
 /// ```
