@@ -79,6 +79,11 @@ impl Listener {
             ))
         };
         let listener = bind().map_err(|error| Error::bind(what, error))?;
+        // Any local user may connect, as with Uvicorn; restrict with the directory's mode.
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666));
+        }
         Ok(Listener::Unix(listener, path))
     }
 
