@@ -378,6 +378,26 @@ async fn partial_content_and_no_transform_are_never_gzipped() {
     assert_eq!(raw.text(), big_text());
 }
 
+#[tokio::test]
+async fn gzip_minimum_size_and_level_are_configurable() {
+    let app = Application::new()
+        .route(
+            "/small",
+            get(|| async { "tiny but compressible".repeat(2) }),
+        )
+        .layer(GZip::new().minimum_size(10).compress_level(1));
+    let client = TestClient::new(app);
+
+    let res = client
+        .get("/small")
+        .header("accept-encoding", "gzip")
+        .send()
+        .await;
+
+    assert_eq!(res.header("content-encoding"), Some("gzip"));
+    assert_eq!(gunzip(&res.bytes()), "tiny but compressible".repeat(2));
+}
+
 // ===== TrustedHost =====
 
 fn trusted() -> Application {
@@ -479,6 +499,19 @@ async fn http_is_redirected_to_https_with_307_and_port_80_dropped() {
         res.header("location"),
         Some("https://example.com/a%20b?x=1")
     );
+}
+
+#[tokio::test]
+async fn https_redirect_drops_port_443_too() {
+    let client = TestClient::new(hello().layer(HttpsRedirect::new()));
+
+    let res = client
+        .get("/")
+        .header("host", "example.com:443")
+        .send()
+        .await;
+
+    assert_eq!(res.header("location"), Some("https://example.com/"));
 }
 
 #[tokio::test]
