@@ -141,7 +141,9 @@ impl FileResponse {
     ) -> Response {
         let info = Info::new(metadata);
         let mut headers = self.headers(&path, &info);
-        let conditional = *method == Method::GET || *method == Method::HEAD;
+        // Validators and ranges are about the file as a 200: a 404 page is never "not modified".
+        let conditional =
+            (*method == Method::GET || *method == Method::HEAD) && self.status == StatusCode::OK;
         if conditional && is_not_modified(request, &info) {
             let kept = headers
                 .into_iter()
@@ -153,9 +155,7 @@ impl FileResponse {
         let range = request
             .get("range")
             .and_then(|v| v.to_str().ok())
-            .filter(|_| {
-                conditional && self.status == StatusCode::OK && if_range_matches(request, &info)
-            });
+            .filter(|_| conditional && if_range_matches(request, &info));
         let ranges = match range.map(|r| parse_ranges(r, info.len)) {
             None | Some(Ranges::Ignore) => {
                 headers.insert(header::CONTENT_LENGTH, HeaderValue::from(info.len));

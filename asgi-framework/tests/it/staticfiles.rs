@@ -213,6 +213,20 @@ async fn html_mode_serves_404_html_for_missing_files() {
 }
 
 #[tokio::test]
+async fn html_404_page_is_never_not_modified() {
+    let (_dir, client) = site();
+
+    let res = client
+        .get("/site/nope")
+        .header("if-none-match", "*")
+        .send()
+        .await;
+
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert_eq!(res.text(), "<h1>gone</h1>");
+}
+
+#[tokio::test]
 async fn missing_root_directory_is_404() {
     let dir = TempDir::new();
     let app = Application::new().mount("/static", StaticFiles::new(dir.path().join("absent")));
