@@ -4,5 +4,6 @@
 //! the binary itself; `tests/` starts these apps on a real socket.
 
 pub mod async_vs_blocking;
+pub mod chat;
 pub mod demo;
 pub mod validate;
