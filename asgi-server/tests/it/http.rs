@@ -905,11 +905,18 @@ async fn slow_reader_blocks_the_app_and_bounds_memory() {
         .await
         .unwrap();
 
-    // Never read: the app must stall once the socket buffers are full.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let stalled_at = sent.load(Ordering::SeqCst);
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let later = sent.load(Ordering::SeqCst);
+    // Never read: the app must stall once the socket buffers are full, that
+    // is the count stops moving (checked over 200 ms, within the test limit).
+    let deadline = std::time::Instant::now() + LIMIT;
+    let mut stalled_at = sent.load(Ordering::SeqCst);
+    let later = loop {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let now = sent.load(Ordering::SeqCst);
+        if now == stalled_at || std::time::Instant::now() > deadline {
+            break now;
+        }
+        stalled_at = now;
+    };
     drop(stream);
     let error = tokio::time::timeout(LIMIT, done_rx)
         .await
@@ -931,10 +938,13 @@ async fn slow_reader_blocks_the_app_and_bounds_memory() {
 #[tokio::test]
 async fn limit_concurrency_answers_503() {
     let release = Arc::new(Notify::new());
+    let started = Arc::new(AtomicUsize::new(0));
     let app = {
         let release = release.clone();
+        let started = started.clone();
         app_fn(move |_scope, _receive, send| {
             let release = release.clone();
+            started.fetch_add(1, Ordering::SeqCst);
             async move {
                 release.notified().await;
                 send.send(HttpSend::start(StatusCode::OK, text_headers()))
@@ -951,7 +961,14 @@ async fn limit_concurrency_answers_503() {
     busy.write_all(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    let deadline = std::time::Instant::now() + LIMIT;
+    while started.load(Ordering::SeqCst) == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "first request never reached the app"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 
     let reply = roundtrip(server.addr, b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").await;
     release.notify_one();
@@ -959,6 +976,11 @@ async fn limit_concurrency_answers_503() {
 
     assert_eq!(parse_responses(&reply)[0].status, 503, "{}", show(&reply));
     assert_eq!(parse_responses(&first)[0].text(), "slow");
+    assert_eq!(
+        started.load(Ordering::SeqCst),
+        1,
+        "the app never saw the refused request"
+    );
     server.stop().await.unwrap();
 }
 
