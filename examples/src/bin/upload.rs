@@ -22,8 +22,8 @@ use std::process::ExitCode;
 use asgi_framework::extract::{ErrorDetail, Multipart, MultipartError, MultipartLimits};
 use asgi_framework::http::StatusCode;
 use asgi_framework::{
-    Application, Error, IntoResponse, Json, Redirect, Request, Response, State, StaticFiles,
-    ValidationError, get, post, run_blocking,
+    Application, Error, HttpError, IntoResponse, Json, Redirect, Request, Response, State,
+    StaticFiles, ValidationError, get, post, run_blocking,
 };
 use clap::Parser;
 use serde::Serialize;
@@ -50,17 +50,25 @@ struct StoredFile {
 /// Why an upload failed.
 #[derive(Debug)]
 enum UploadError {
-    /// The body was refused by the multipart reader (400, 413, 415).
+    /// The body was refused by the multipart reader (400, 415).
     Multipart(MultipartError),
+    /// A file, or the whole body, is over the limit of this many bytes (413).
+    TooLarge(u64),
     /// The form had no file, or a file name with nothing usable in it (422).
     Invalid(ValidationError),
     /// Writing to disk failed (500).
     Io(std::io::Error),
 }
 
-impl From<MultipartError> for UploadError {
-    fn from(error: MultipartError) -> Self {
-        UploadError::Multipart(error)
+impl UploadError {
+    /// The multipart reader's refusal; a 413 names the limit (the reader's
+    /// own message for a body over the route limit is only "failed to read stream").
+    fn multipart(error: MultipartError, max_size: u64) -> Self {
+        if error.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            UploadError::TooLarge(max_size)
+        } else {
+            UploadError::Multipart(error)
+        }
     }
 }
 
@@ -74,6 +82,9 @@ impl IntoResponse for UploadError {
     fn into_response(self) -> Response {
         match self {
             UploadError::Multipart(error) => error.into_response(),
+            UploadError::TooLarge(max_size) => HttpError::new(StatusCode::PAYLOAD_TOO_LARGE)
+                .with_detail(format!("a file may have at most {max_size} bytes"))
+                .into_response(),
             UploadError::Invalid(error) => error.into_response(),
             UploadError::Io(error) => Error::from(error).into_response(),
         }
@@ -126,8 +137,13 @@ async fn upload(
     request_accepts_html: AcceptsHtml,
     mut form: Multipart,
 ) -> Result<Response, UploadError> {
+    let max_size = uploads.max_size;
     let mut stored = Vec::new();
-    while let Some(mut field) = form.next_field().await? {
+    while let Some(mut field) = form
+        .next_field()
+        .await
+        .map_err(|error| UploadError::multipart(error, max_size))?
+    {
         if field.name() != Some("file") {
             continue;
         }
@@ -154,7 +170,11 @@ async fn upload(
         let mut file = tokio::fs::File::create(&part).await?;
         let mut size = 0u64;
         let written: Result<(), UploadError> = async {
-            while let Some(chunk) = field.chunk().await? {
+            while let Some(chunk) = field
+                .chunk()
+                .await
+                .map_err(|error| UploadError::multipart(error, max_size))?
+            {
                 size += chunk.len() as u64;
                 file.write_all(&chunk).await?;
             }
@@ -451,6 +471,12 @@ mod tests {
 
         assert_eq!(small_then_big.status(), 413, "{small_then_big:?}");
         assert_eq!(far_too_big.status(), 413, "{far_too_big:?}");
+        for response in [&small_then_big, &far_too_big] {
+            assert_eq!(
+                response.json::<Value>()["detail"],
+                "a file may have at most 100 bytes"
+            );
+        }
         // The small file before the refused one was complete and stays; no part file is left.
         assert_eq!(dir.names(), ["small.txt"]);
     }
