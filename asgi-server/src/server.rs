@@ -41,6 +41,7 @@ pub struct Server {
 
 impl Server {
     /// A server with these settings.
+    #[must_use]
     pub fn new(config: Config) -> Self {
         Self { config }
     }
@@ -143,6 +144,7 @@ impl BoundServer {
     }
 
     /// A handle that shuts the server down.
+    #[must_use]
     pub fn handle(&self) -> ServerHandle {
         ServerHandle {
             trigger: self.trigger.clone(),
@@ -170,6 +172,8 @@ impl BoundServer {
             mut force,
         } = self;
         let app: SharedApp = Arc::new(app);
+        let pid = std::process::id();
+        tracing::info!("Started server process [{pid}]");
 
         let lifespan = tokio::select! {
             started = Lifespan::startup(&app, config.lifespan) => started?,
@@ -247,6 +251,7 @@ impl BoundServer {
             while tasks.join_next().await.is_some() {}
         }
         lifespan.shutdown(config.timeout_graceful_shutdown).await;
+        tracing::info!("Finished server process [{pid}]");
         Ok(())
     }
 }
