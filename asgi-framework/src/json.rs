@@ -9,8 +9,9 @@ use crate::response::{IntoResponse, Response};
 ///
 /// As a response, `Json(value)` serializes with `serde_json` and sets
 /// `Content-Type: application/json`; a serialization failure gives a 500.
-/// As an extractor, `Json<T>` reads the body, demands a JSON content type
-/// (415 otherwise) and deserializes it, answering 422 with FastAPI's error
+/// As an extractor, `Json<T>` reads the body, refuses a content type other
+/// than JSON with 415 (a body without one is read as JSON, as FastAPI does)
+/// and deserializes it, answering 422 with FastAPI's error
 /// list when the body does not fit `T`.
 ///
 /// # Example

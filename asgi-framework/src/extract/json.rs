@@ -13,7 +13,10 @@ impl<T: DeserializeOwned + Send + 'static> FromRequest for Json<T> {
     type Rejection = Rejection;
 
     async fn from_request(mut request: Request) -> Result<Self, Rejection> {
-        if !is_json(request.content_type().as_deref()) {
+        // As FastAPI: no content type is read as JSON; another one is refused.
+        if let Some(content_type) = request.content_type()
+            && !is_json(Some(&content_type))
+        {
             return Err(Rejection::UnsupportedMediaType);
         }
         let bytes = request.body().await?;

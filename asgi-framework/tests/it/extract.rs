@@ -185,6 +185,17 @@ async fn json_with_wrong_content_type_is_415() {
 }
 
 #[tokio::test]
+async fn json_without_content_type_is_read_as_json() {
+    let res = TestClient::new(create_app())
+        .post("/items")
+        .body(r#"{"name":"pen","price":2}"#)
+        .send()
+        .await;
+
+    assert_eq!(res.status(), StatusCode::CREATED);
+}
+
+#[tokio::test]
 async fn invalid_json_is_json_invalid_and_bad_fields_are_located() {
     let client = TestClient::new(create_app());
 
