@@ -49,7 +49,7 @@ pub struct ServerArgs {
     /// Bind to a Unix domain socket at this path instead.
     #[arg(long, env = "ASGI_UDS")]
     pub uds: Option<PathBuf>,
-    /// Serve on an inherited listening socket: descriptor 0 (standard input, inetd/systemd style) only.
+    /// Serve on an inherited listening socket with this descriptor number (TCP or Unix).
     #[arg(long, env = "ASGI_FD")]
     pub fd: Option<i32>,
     /// Maximum number of connections waiting to be accepted.

@@ -29,8 +29,8 @@ pub struct Config {
     pub port: u16,
     /// `--uds`: bind a Unix domain socket at this path instead of TCP.
     pub uds: Option<PathBuf>,
-    /// `--fd`: serve on an inherited listening socket; only descriptor 0
-    /// (standard input) is supported, as adopting others needs `unsafe`.
+    /// `--fd`: serve on an inherited listening socket with this descriptor
+    /// number (any number on Linux 5.6+; descriptor 0 elsewhere).
     pub fd: Option<i32>,
     /// `--backlog`: the listen queue length (default 2048).
     pub backlog: u32,

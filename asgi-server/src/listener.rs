@@ -33,6 +33,9 @@ pub(crate) enum Accepted {
 impl Listener {
     /// Binds what `config` asks for.
     pub(crate) async fn bind(config: &Config) -> Result<Self, Error> {
+        if config.uds.is_some() && config.fd.is_some() {
+            return Err(Error::config("--uds and --fd cannot be combined".into()));
+        }
         if let Some(path) = &config.uds {
             return Self::bind_unix(path.clone(), config.backlog);
         }
@@ -95,25 +98,27 @@ impl Listener {
         )))
     }
 
-    /// Adopts an inherited listening socket.
+    /// Adopts an inherited listening socket (TCP or Unix).
     ///
-    /// Only descriptor 0 (standard input, as inetd and systemd's
-    /// `StandardInput=socket` pass it) can be adopted: taking ownership of an
-    /// arbitrary descriptor number needs `unsafe`, which this crate forbids.
+    /// Taking ownership of a descriptor number needs `unsafe` in std, which
+    /// this crate forbids; instead the socket is duplicated into an owned
+    /// descriptor: through `pidfd_getfd` on Linux (5.6+), or from standard
+    /// input for descriptor 0 anywhere (inetd and systemd's `StandardInput=socket`).
     #[cfg(unix)]
     fn from_fd(fd: i32) -> Result<Self, Error> {
-        use std::os::fd::AsFd;
         let what = format!("fd {fd}");
-        if fd != 0 {
-            return Err(Error::config(format!(
-                "--fd {fd}: only descriptor 0 (a listening socket on standard input) can be adopted; use --host/--port or --uds"
-            )));
-        }
         let adopt = || -> io::Result<Self> {
-            let socket = Socket::from(std::io::stdin().as_fd().try_clone_to_owned()?);
+            let socket = Socket::from(duplicate_fd(fd)?);
+            if !socket.is_listener()? {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "not a listening socket",
+                ));
+            }
             socket.set_nonblocking(true)?;
             let local = socket.local_addr()?;
-            if let Some(path) = local.as_pathname().map(PathBuf::from) {
+            if local.is_unix() {
+                let path = local.as_pathname().map(PathBuf::from).unwrap_or_default();
                 let std =
                     std::os::unix::net::UnixListener::from(std::os::fd::OwnedFd::from(socket));
                 Ok(Listener::Unix(UnixListener::from_std(std)?, path))
@@ -150,6 +155,28 @@ impl Listener {
             #[cfg(unix)]
             Listener::Unix(listener, _) => Ok(Accepted::Unix(listener.accept().await?.0)),
         }
+    }
+}
+
+/// An owned duplicate of descriptor `fd` of this process.
+#[cfg(unix)]
+fn duplicate_fd(fd: i32) -> io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::AsFd;
+    if fd == 0 {
+        return std::io::stdin().as_fd().try_clone_to_owned();
+    }
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::process::{PidfdFlags, PidfdGetfdFlags, getpid, pidfd_getfd, pidfd_open};
+        let me = pidfd_open(getpid(), PidfdFlags::empty())?;
+        Ok(pidfd_getfd(&me, fd, PidfdGetfdFlags::empty())?)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "only descriptor 0 can be adopted on this platform",
+        ))
     }
 }
 

@@ -1208,3 +1208,54 @@ async fn request_body_is_not_read_ahead_of_the_app() {
     assert_eq!(parse_responses(&reply)[0].text(), BODY.to_string());
     server.stop().await.unwrap();
 }
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn serves_on_an_inherited_descriptor() {
+    use std::os::fd::AsRawFd;
+    let inherited = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = inherited.local_addr().unwrap();
+    let mut config = support::config();
+    config.fd = Some(inherited.as_raw_fd());
+
+    let bound = asgi_server::Server::new(config).bind().await.unwrap();
+    assert_eq!(bound.local_addr(), Some(addr));
+    let handle = bound.handle();
+    let task = tokio::spawn(bound.serve(hello()));
+    let reply = roundtrip(
+        addr,
+        b"GET /fd HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+
+    assert_eq!(parse_responses(&reply)[0].text(), "hello /fd");
+    handle.shutdown();
+    tokio::time::timeout(LIMIT, task)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_descriptor_that_is_not_a_listener_is_a_bind_error() {
+    use std::os::fd::AsRawFd;
+    let file = std::fs::File::open(std::env::current_exe().unwrap()).unwrap();
+    let mut config = support::config();
+    config.fd = Some(file.as_raw_fd());
+
+    let error = asgi_server::Server::new(config).bind().await.unwrap_err();
+
+    assert!(error.is_bind(), "{error}");
+    let mut both = support::config();
+    both.fd = Some(0);
+    both.uds = Some("/tmp/never.sock".into());
+    assert!(
+        asgi_server::Server::new(both)
+            .bind()
+            .await
+            .unwrap_err()
+            .is_config()
+    );
+}
