@@ -111,6 +111,8 @@ pub(crate) async fn serve<I>(
         shared.with(|c| c.cycle = cycle);
 
         let scope = cycle::http_scope(head, &info, &ctx);
+        // The access log names the client as the app saw it (after proxy headers).
+        let client = scope.client;
         let receiver = Receiver::new(shared.clone());
         let sender = Sender::new(shared.clone());
         let outcome = {
@@ -132,7 +134,7 @@ pub(crate) async fn serve<I>(
             })
             .unwrap_or((None, false, true));
         if let (Some((method, target, version)), Some(status)) = (access, status) {
-            log_access(&info, &method, &target, version, status);
+            log_access(client, &method, &target, version, status);
         }
 
         if Arc::strong_count(&shared) > 1 {
@@ -196,13 +198,13 @@ fn report(
 }
 
 fn log_access(
-    info: &ConnInfo,
+    client: Option<std::net::SocketAddr>,
     method: &http::Method,
     target: &[u8],
     version: HttpVersion,
     status: StatusCode,
 ) {
-    let client = match info.client {
+    let client = match client {
         Some(addr) => addr.to_string(),
         None => String::from("-"),
     };
