@@ -56,6 +56,7 @@ pub struct TestClient {
     app: SharedApp,
     timeout: Duration,
     pathsend: bool,
+    follow_redirects: bool,
     cookies: Mutex<Vec<(String, String)>>,
     state: Mutex<State>,
     lifespan: Option<(Communicator, LifespanState)>,
@@ -95,6 +96,7 @@ impl TestClient {
             app: Arc::new(app),
             timeout: DEFAULT_TIMEOUT,
             pathsend: false,
+            follow_redirects: false,
             cookies: Mutex::new(Vec::new()),
             state: Mutex::new(State::new()),
             lifespan: None,
@@ -112,6 +114,14 @@ impl TestClient {
     #[must_use]
     pub fn pathsend(mut self, enabled: bool) -> Self {
         self.pathsend = enabled;
+        self
+    }
+
+    /// Follows redirects to the test server (off by default, so tests see
+    /// the 3xx itself; Starlette's client follows by default).
+    #[must_use]
+    pub fn follow_redirects(mut self, enabled: bool) -> Self {
+        self.follow_redirects = enabled;
         self
     }
 

@@ -97,7 +97,7 @@ impl<'a> TestRequest<'a> {
         self
     }
 
-    fn scope(&mut self) -> HttpScope {
+    fn scope(&self) -> HttpScope {
         let mut target = self.path.clone();
         if !self.query.is_empty() {
             let encoded = serde_urlencoded::to_string(&self.query).unwrap_or_default();
@@ -116,7 +116,7 @@ impl<'a> TestRequest<'a> {
         if self.body.len() == 1 && !self.headers.contains(header::CONTENT_LENGTH) {
             headers.push(header::CONTENT_LENGTH, HeaderValue::from(length));
         }
-        for (name, value) in std::mem::take(&mut self.headers) {
+        for (name, value) in self.headers.iter().cloned() {
             if name == header::HOST {
                 headers.remove("host");
             }
@@ -136,15 +136,46 @@ impl<'a> TestRequest<'a> {
     /// body message, the client reports `http.disconnect` and waits for the
     /// app to finish (its background tasks).
     ///
+    /// With [`TestClient::follow_redirects`], redirects to the test server
+    /// are followed (at most 20): 303, and 301/302 after a method other than
+    /// GET or HEAD, turn into a GET without body; 307 and 308 repeat the request.
+    ///
     /// # Panics
     ///
     /// If the app sends nothing within the client's timeout, or breaks the
     /// ASGI protocol: failures of the test, not of the request.
     pub async fn send(mut self) -> TestResponse {
+        let mut response = self.send_once().await;
+        for _ in 0..MAX_REDIRECTS {
+            if !self.client.follow_redirects || !response.status().is_redirection() {
+                break;
+            }
+            let Some(location) = response.header("location").and_then(local_path) else {
+                break;
+            };
+            let status = response.status();
+            let keeps_method = status == StatusCode::TEMPORARY_REDIRECT
+                || status == StatusCode::PERMANENT_REDIRECT
+                || self.method == Method::GET
+                || self.method == Method::HEAD;
+            if !keeps_method {
+                self.method = Method::GET;
+                self.body.clear();
+                self.headers.remove("content-type");
+                self.headers.remove("content-length");
+            }
+            self.path = location;
+            self.query.clear();
+            response = self.send_once().await;
+        }
+        response
+    }
+
+    async fn send_once(&self) -> TestResponse {
         let scope = self.scope();
         let timeout = self.client.timeout;
         let mut comm = Communicator::new(self.client.app.clone(), Scope::Http(scope));
-        let chunks = std::mem::take(&mut self.body);
+        let chunks = self.body.clone();
         let count = chunks.len();
         if count == 0 {
             comm.send_input(HttpReceive::request(Bytes::new()));
@@ -215,6 +246,24 @@ impl<'a> TestRequest<'a> {
                 .filter_map(|v| v.to_str().ok()),
         );
         response
+    }
+}
+
+/// The most redirects [`TestRequest::send`] follows.
+const MAX_REDIRECTS: usize = 20;
+
+/// The path and query of a `Location` on the test server; `None` for another host.
+fn local_path(location: &str) -> Option<String> {
+    if location.starts_with('/') {
+        return Some(location.to_owned());
+    }
+    let rest = location
+        .strip_prefix("http://testserver")
+        .or_else(|| location.strip_prefix("https://testserver"))?;
+    match rest {
+        "" => Some("/".to_owned()),
+        rest if rest.starts_with('/') || rest.starts_with('?') => Some(rest.to_owned()),
+        _ => None,
     }
 }
 

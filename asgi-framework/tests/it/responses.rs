@@ -204,3 +204,22 @@ async fn after_send_tasks_run_once_the_response_is_complete() {
     assert_eq!(res.text(), "done");
     assert_eq!(*log.lock().unwrap(), ["background"]);
 }
+
+#[tokio::test]
+async fn client_follows_redirects_when_asked() {
+    let app = Application::new()
+        .route("/old", get(|| async { Redirect::to("/new") }))
+        .route(
+            "/form",
+            asgi_framework::post(|| async { Redirect::see_other("/new") }),
+        )
+        .route("/new", get(|| async { "new" }));
+    let client = TestClient::new(app).follow_redirects(true);
+
+    let followed = client.get("/old").send().await;
+    let after_post = client.post("/form").body("x").send().await;
+
+    assert_eq!(followed.status(), StatusCode::OK);
+    assert_eq!(followed.text(), "new");
+    assert_eq!(after_post.text(), "new");
+}
