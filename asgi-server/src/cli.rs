@@ -295,14 +295,18 @@ pub fn serve_blocking(config: Config, app: impl App) -> Result<(), Error> {
     runtime.block_on(Server::new(config).serve(app))
 }
 
-/// Installs a `tracing` subscriber at `level` (or `RUST_LOG`), unless one is set already.
+/// Installs a `tracing` subscriber writing to stderr at `level` (or `RUST_LOG`), unless one is set already.
 pub fn init_logging(level: LogLevel) {
     use tracing_subscriber::EnvFilter;
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level.as_filter()));
+    // Logs go to stderr, as Uvicorn's do; colours only when a person is watching.
+    let stderr = std::io::stderr();
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&stderr))
+        .with_writer(std::io::stderr)
         .try_init();
 }
 
