@@ -117,6 +117,24 @@ pub(super) async fn read_all(request: &mut Request) -> Result<Bytes, BodyError> 
     Ok(bytes)
 }
 
+pub(super) async fn is_disconnected(request: &mut Request) -> bool {
+    if request.disconnected {
+        return true;
+    }
+    if matches!(request.body_state_mut(), BodyState::Unread)
+        && let Err(BodyError::Disconnected | BodyError::Closed) = read_all(request).await
+    {
+        request.disconnected = true;
+        return true;
+    }
+    // After the body, the server's only message is `http.disconnect`.
+    let next = futures_util::FutureExt::now_or_never(request.receiver().receive());
+    if let Some(Ok(ReceiveEvent::Http(HttpReceive::Disconnect)) | Err(_)) = next {
+        request.disconnected = true;
+    }
+    request.disconnected
+}
+
 pub(super) fn stream(request: &mut Request) -> BodyStream {
     let limit = request.body_limit();
     let state = std::mem::replace(request.body_state_mut(), BodyState::Consumed);

@@ -39,6 +39,7 @@ pub struct Request {
     path_params: PathParams,
     context: AppContext,
     body_limit: Option<usize>,
+    disconnected: bool,
 }
 
 impl Request {
@@ -61,6 +62,7 @@ impl Request {
             path_params: Arc::new([]),
             context,
             body_limit,
+            disconnected: false,
         }
     }
 
@@ -275,6 +277,15 @@ impl Request {
     /// [`BodyError::Consumed`] after [`stream`](Self::stream) took it.
     pub async fn body(&mut self) -> Result<Bytes, BodyError> {
         body::read_all(self).await
+    }
+
+    /// Whether the client has disconnected (Starlette's `is_disconnected`).
+    ///
+    /// Never waits: it reads the body first if nobody has (keeping it for
+    /// later reads), then looks at the next message only if one is already
+    /// there. Long-running handlers and streams poll it to stop early.
+    pub async fn is_disconnected(&mut self) -> bool {
+        body::is_disconnected(self).await
     }
 
     /// The body as UTF-8 text.

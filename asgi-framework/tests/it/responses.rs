@@ -223,3 +223,59 @@ async fn client_follows_redirects_when_asked() {
     assert_eq!(followed.text(), "new");
     assert_eq!(after_post.text(), "new");
 }
+
+#[tokio::test]
+async fn streaming_handler_stops_when_the_client_disconnects() {
+    use asgi_core::testing::Communicator;
+    use asgi_core::{HttpReceive, HttpScope, HttpSend, Scope, SendEvent};
+
+    async fn forever(request: asgi_framework::Request) -> StreamBody {
+        let ticks = futures_util::stream::unfold(request, |mut request| async move {
+            if request.is_disconnected().await {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            Some(("tick\n", request))
+        });
+        StreamBody::new(ticks)
+    }
+    let app = Application::new().route("/forever", get(forever));
+    let scope = Scope::Http(HttpScope::new(http::Method::GET, "/forever"));
+    let mut comm = Communicator::new(app, scope);
+    let wait = Duration::from_secs(2);
+
+    comm.send_input(HttpReceive::request(""));
+    let start = comm.receive_output(wait).await.unwrap();
+    let first = comm.receive_output(wait).await.unwrap();
+    comm.send_input(HttpReceive::Disconnect);
+    let mut last = first.clone();
+    // Bounded, so a stream that never notices the disconnect fails the test.
+    for _ in 0..200 {
+        match comm.receive_output(wait).await {
+            Ok(event) => last = event,
+            Err(_) => break,
+        }
+    }
+
+    assert!(matches!(
+        start,
+        SendEvent::Http(HttpSend::ResponseStart { .. })
+    ));
+    assert!(matches!(
+        first,
+        SendEvent::Http(HttpSend::ResponseBody {
+            more_body: true,
+            ..
+        })
+    ));
+    assert!(
+        matches!(
+            last,
+            SendEvent::Http(HttpSend::ResponseBody {
+                more_body: false,
+                ..
+            })
+        ),
+        "{last:?}"
+    );
+}
