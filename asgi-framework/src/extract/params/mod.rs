@@ -5,12 +5,11 @@
 //! parses it: a failure names the field, the input and pydantic's type
 //! (`int_parsing`, `float_parsing`, `bool_parsing`, `missing`, ...).
 
-use std::fmt;
+mod error;
+
+pub(crate) use self::error::ParamError;
 
 use serde::de::{self, DeserializeOwned, DeserializeSeed, IntoDeserializer, Visitor};
-use serde_json::Value;
-
-use super::validation::{ErrorDetail, LocItem, ValidationError, classify};
 
 /// Delegates a scalar request on the whole set to its single value.
 macro_rules! single_value {
@@ -27,95 +26,9 @@ pub(crate) fn from_pairs<T: DeserializeOwned>(
     location: &'static str,
 ) -> Result<T, ParamError> {
     T::deserialize(Pairs { pairs, location }).map_err(|mut error| {
-        error.0.location = location;
+        error.set_location(location);
         error
     })
-}
-
-/// A failure to deserialize from pairs; becomes one [`ErrorDetail`].
-///
-/// Boxed, so that results carrying it stay small.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct ParamError(Box<ParamErrorInner>);
-
-#[derive(Debug, Clone, PartialEq)]
-struct ParamErrorInner {
-    location: &'static str,
-    key: Option<String>,
-    input: Option<String>,
-    kind: Option<(String, String)>,
-    message: String,
-}
-
-impl ParamError {
-    fn new(kind: &str, message: &str) -> Self {
-        Self(Box::new(ParamErrorInner {
-            location: "",
-            key: None,
-            input: None,
-            kind: Some((kind.to_owned(), message.to_owned())),
-            message: message.to_owned(),
-        }))
-    }
-
-    fn at(mut self, key: &str, input: &str) -> Self {
-        self.0.key.get_or_insert_with(|| key.to_owned());
-        self.0.input.get_or_insert_with(|| input.to_owned());
-        self
-    }
-
-    pub(crate) fn into_detail(self) -> ErrorDetail {
-        let this = *self.0;
-        this.into_detail()
-    }
-}
-
-impl ParamErrorInner {
-    fn into_detail(self) -> ErrorDetail {
-        let mut loc = vec![LocItem::from(self.location)];
-        loc.extend(self.key.map(LocItem::Name));
-        let is_missing = matches!(&self.kind, Some((kind, _)) if kind == "missing");
-        let (kind, msg) = self
-            .kind
-            .unwrap_or_else(|| classify(&self.message, self.input.is_some()));
-        let input = match self.input {
-            Some(input) if !is_missing => Value::String(input),
-            _ => Value::Null,
-        };
-        ErrorDetail::new(&kind, loc, msg, input)
-    }
-}
-
-impl From<ParamError> for ValidationError {
-    fn from(error: ParamError) -> Self {
-        ValidationError::from(error.into_detail())
-    }
-}
-
-impl fmt::Display for ParamError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0.message)
-    }
-}
-
-impl std::error::Error for ParamError {}
-
-impl de::Error for ParamError {
-    fn custom<T: fmt::Display>(message: T) -> Self {
-        Self(Box::new(ParamErrorInner {
-            location: "",
-            key: None,
-            input: None,
-            kind: None,
-            message: message.to_string(),
-        }))
-    }
-
-    fn missing_field(field: &'static str) -> Self {
-        let mut error = Self::new("missing", "Field required");
-        error.0.key = Some(field.to_owned());
-        error
-    }
 }
 
 /// The whole set of pairs: a struct, map, tuple or single value.
@@ -423,7 +336,9 @@ impl<'de> de::Deserializer<'de> for Field<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::extract::validation::LocItem;
     use serde::Deserialize;
+    use serde_json::Value;
 
     fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
         items
