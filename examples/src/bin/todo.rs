@@ -504,7 +504,13 @@ mod tests {
             .body("{\"title\":")
             .send()
             .await;
-        let not_json = client.post("/todos").body("title=x").send().await;
+        let not_json = client
+            .post("/todos")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("title=x")
+            .send()
+            .await;
+        let untyped_garbage = client.post("/todos").body("title=x").send().await;
         let bad_id = client.get("/todos/abc").send().await;
 
         assert_eq!(empty.status(), 422);
@@ -527,6 +533,8 @@ mod tests {
         assert_eq!(missing.json::<Value>()["detail"][0]["type"], "missing");
         assert_eq!(malformed.status(), 422);
         assert_eq!(not_json.status(), 415);
+        // Without a content type the body is read as JSON, as FastAPI does: invalid here.
+        assert_eq!(untyped_garbage.status(), 422);
         assert_eq!(bad_id.status(), 422);
         assert_eq!(
             bad_id.json::<Value>()["detail"][0]["loc"],
