@@ -53,13 +53,15 @@ mod listener;
 mod protocol;
 mod server;
 mod shutdown;
+mod tls;
 
 pub use self::cli::{
     EXIT_STARTUP_FAILURE, HttpArg, LifespanArg, LogLevelArg, RuntimeArg, ServerArgs, init_logging,
     run, run_with, serve_blocking,
 };
 pub use self::config::{
-    Config, ForwardedAllowIps, HttpMode, LifespanMode, LogLevel, RuntimeFlavor, WebSocketConfig,
+    ClientCertMode, Config, ForwardedAllowIps, HttpMode, LifespanMode, LogLevel, RuntimeFlavor,
+    WebSocketConfig,
 };
 pub use self::error::Error;
 pub use self::server::{BoundServer, Server, ServerHandle};

@@ -364,6 +364,7 @@ pub(crate) fn http_scope(head: RequestHead, info: &ConnInfo, ctx: &ServiceContex
     scope.server.clone_from(&ctx.server_addr);
     scope.root_path.clone_from(&ctx.config.root_path);
     scope.state = ctx.state.clone();
+    scope.extensions.tls.clone_from(&info.tls);
     if ctx.config.proxy_headers {
         proxy::apply(
             &scope.headers,
