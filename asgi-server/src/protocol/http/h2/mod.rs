@@ -38,7 +38,9 @@ const MAX_LOCAL_ERROR_RESET_STREAMS: usize = 1024;
 ///
 /// The handshake must finish within `--timeout-request-head`; a connection
 /// without open streams for `--timeout-keep-alive` is closed with GOAWAY, as
-/// is every connection once shutdown begins, letting open streams finish.
+/// is every connection once shutdown begins, letting open streams finish. A
+/// client that does not complete the GOAWAY exchange within
+/// `--timeout-keep-alive` after its last stream is disconnected.
 pub(crate) async fn serve<I>(
     io: I,
     info: ConnInfo,
@@ -89,6 +91,7 @@ pub(crate) async fn serve<I>(
                 // GOAWAY: no new streams; the open ones run to completion.
                 conn.graceful_shutdown();
                 going_away = true;
+                idle.as_mut().reset(Instant::now() + config.timeout_keep_alive);
             }
             Some(joined) = streams.join_next(), if !streams.is_empty() => {
                 log_join(joined);
@@ -96,10 +99,17 @@ pub(crate) async fn serve<I>(
                     idle.as_mut().reset(Instant::now() + config.timeout_keep_alive);
                 }
             }
-            () = idle.as_mut(), if streams.is_empty() && !going_away => {
+            () = idle.as_mut(), if streams.is_empty() => {
+                if going_away {
+                    // The client did not finish the GOAWAY exchange (it acks
+                    // a PING) in time: close without it.
+                    tracing::debug!("HTTP/2 client did not close after GOAWAY; closing");
+                    break;
+                }
                 tracing::debug!("closing idle HTTP/2 connection");
                 conn.graceful_shutdown();
                 going_away = true;
+                idle.as_mut().reset(Instant::now() + config.timeout_keep_alive);
             }
             accepted = conn.accept() => match accepted {
                 Some(Ok((request, respond))) => {
