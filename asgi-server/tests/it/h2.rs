@@ -534,3 +534,130 @@ async fn max_concurrent_streams_is_advertised() {
     drop(conn);
     server.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn split_cookies_are_joined_and_connection_fields_are_dropped() {
+    let app = app_fn(|scope, _receive, send| async move {
+        let Scope::Http(scope) = scope else {
+            return Err("http only".into());
+        };
+        let cookies: Vec<String> = scope
+            .headers
+            .get_all("cookie")
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .collect();
+        // Fields HTTP/2 forbids: the server must drop them, or the client
+        // rejects the whole response as malformed.
+        let headers = text_headers()
+            .with(
+                http::header::CONNECTION,
+                HeaderValue::from_static("keep-alive"),
+            )
+            .with(
+                http::header::TRANSFER_ENCODING,
+                HeaderValue::from_static("chunked"),
+            )
+            .with(
+                HeaderName::from_static("keep-alive"),
+                HeaderValue::from_static("timeout=5"),
+            );
+        send.send(HttpSend::start(StatusCode::OK, headers)).await?;
+        send.send(HttpSend::body(cookies.join("|"))).await?;
+        Ok(())
+    });
+    let server = support::serve(app).await;
+    let mut client = connect(server.addr).await;
+    let mut req = request(Method::GET, "/");
+    req.headers_mut()
+        .append("cookie", HeaderValue::from_static("a=1"));
+    req.headers_mut()
+        .append("cookie", HeaderValue::from_static("b=2"));
+
+    let mut res = send(&mut client, req).await;
+    let text = String::from_utf8(body(res.body_mut()).await).unwrap();
+
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(!res.headers().contains_key("connection"));
+    assert!(!res.headers().contains_key("transfer-encoding"));
+    assert_eq!(text, "a=1; b=2");
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn head_request_gets_no_body() {
+    let app = app_fn(|_scope, _receive, send| async move {
+        send.send(HttpSend::start(StatusCode::OK, text_headers()))
+            .await?;
+        send.send(HttpSend::body("not sent on HEAD")).await?;
+        Ok(())
+    });
+    let server = support::serve(app).await;
+    let mut client = connect(server.addr).await;
+
+    let mut res = send(&mut client, request(Method::HEAD, "/")).await;
+    let text = body(res.body_mut()).await;
+
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-length"], "16");
+    assert!(text.is_empty());
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn declared_body_over_the_limit_is_413() {
+    let mut config = support::config();
+    config.limit_request_body = Some(4);
+    let server = support::serve_with(config, support::echo()).await;
+    let client = connect(server.addr).await;
+    let mut req = request(Method::POST, "/");
+    req.headers_mut()
+        .insert("content-length", HeaderValue::from_static("10"));
+    let mut ready = client.clone().ready().await.unwrap();
+
+    let (response, mut upload) = ready.send_request(req, false).unwrap();
+    let _ = upload.send_data(Bytes::from_static(b"0123456789"), true);
+    let res = tokio::time::timeout(LIMIT, response)
+        .await
+        .expect("response in time")
+        .unwrap();
+
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn slow_reader_holds_the_app_back() {
+    // The client never reads: the app's sends stop once the stream window
+    // (65,535 bytes by default) and h2's send buffer are full.
+    let (progress_tx, mut progress) = mpsc::unbounded_channel::<usize>();
+    let app = app_fn(move |_scope, _receive, send| {
+        let progress_tx = progress_tx.clone();
+        async move {
+            send.send(HttpSend::start(StatusCode::OK, text_headers()))
+                .await?;
+            let chunk = Bytes::from(vec![b'x'; 16 * 1024]);
+            for sent in 1..=1024 {
+                send.send(HttpSend::chunk(chunk.clone())).await?;
+                let _ = progress_tx.send(sent * chunk.len());
+            }
+            send.send(HttpSend::body("")).await?;
+            Ok(())
+        }
+    });
+    let server = support::serve(app).await;
+    let mut client = connect(server.addr).await;
+
+    let _res = send(&mut client, request(Method::GET, "/")).await;
+    let mut sent = 0;
+    while let Ok(Some(n)) = tokio::time::timeout(Duration::from_millis(500), progress.recv()).await
+    {
+        sent = n;
+    }
+
+    assert!(sent > 0, "the app sent nothing");
+    assert!(
+        sent < 2 * 1024 * 1024,
+        "{sent} bytes went out to a client that reads nothing"
+    );
+    server.handle.shutdown_now();
+}

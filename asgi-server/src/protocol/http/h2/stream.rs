@@ -70,8 +70,11 @@ pub(super) async fn serve(
             .catch_unwind()
             .await
     };
-    // Whatever the app queued and did not wait for still goes out.
-    let _ = poll_fn(|cx| shared.lock().poll_flush(cx)).await;
+    if matches!(outcome, Ok(Ok(()))) {
+        // A body the app queued without waiting for it (a send future it
+        // dropped, say) still goes out; a failed response is reset instead.
+        let _ = poll_fn(|cx| shared.lock().poll_flush(cx)).await;
+    }
     if let Some(status) = shared.lock().finish(&outcome, &ctx) {
         log(client, status);
     }
@@ -289,7 +292,12 @@ impl State {
             return Err(SendError::Disconnected);
         };
         self.no_body = self.is_head || head::is_bodiless(status);
-        let whole = (!more_body).then_some(first_len as u64);
+        // As on HTTP/1.1: a HEAD response's empty body says nothing about its length.
+        let whole = if more_body || (self.is_head && first_len == 0) {
+            None
+        } else {
+            Some(first_len as u64)
+        };
         let response = head::response(status, headers, whole, ctx);
         // The head alone ends the stream when no body or trailers can follow.
         let end = self.no_body || (!more_body && first_len == 0 && !self.trailers_expected);
