@@ -661,3 +661,99 @@ async fn slow_reader_holds_the_app_back() {
     );
     server.handle.shutdown_now();
 }
+
+#[tokio::test]
+async fn oversized_header_list_is_refused_before_the_app() {
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let app = {
+        let calls = calls.clone();
+        app_fn(move |_scope, _receive, send| {
+            calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            async move {
+                send.send(HttpSend::start(StatusCode::OK, text_headers()))
+                    .await?;
+                send.send(HttpSend::body("ok")).await?;
+                Ok(())
+            }
+        })
+    };
+    let mut config = support::config();
+    config.limit_request_head = 1024;
+    let server = support::serve_with(config, app).await;
+    let client = connect(server.addr).await;
+    let mut req = request(Method::GET, "/");
+    let big = HeaderValue::from_str(&"v".repeat(4096)).unwrap();
+    req.headers_mut().insert("x-big", big);
+
+    let outcome = tokio::time::timeout(LIMIT, async {
+        let mut ready = client.clone().ready().await?;
+        let (response, _) = ready.send_request(req, true)?;
+        response.await
+    })
+    .await
+    .expect("settles in time");
+
+    // h2 answers 431 itself, or, for a list far over the limit, ends the
+    // connection with GOAWAY(ENHANCE_YOUR_CALM); the app never sees it.
+    match &outcome {
+        Ok(res) => assert_eq!(res.status(), StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE),
+        Err(error) => assert!(
+            error.reason() == Some(::h2::Reason::ENHANCE_YOUR_CALM)
+                || error.reason() == Some(::h2::Reason::REFUSED_STREAM)
+                || error.is_library(),
+            "{error:?}"
+        ),
+    }
+    assert_eq!(calls.load(std::sync::atomic::Ordering::Relaxed), 0);
+    let mut fresh = connect(server.addr).await;
+    let mut ok = send(&mut fresh, request(Method::GET, "/small")).await;
+    assert_eq!(body(ok.body_mut()).await, b"ok");
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn idle_connection_is_closed_after_the_keep_alive_timeout() {
+    let mut config = support::config();
+    config.timeout_keep_alive = Duration::from_millis(200);
+    let server = support::serve_with(config, describe()).await;
+    let tcp = TcpStream::connect(server.addr).await.unwrap();
+    let (mut client, conn) = ::h2::client::handshake(tcp).await.unwrap();
+    let driver = tokio::spawn(conn);
+
+    let mut res = send(&mut client, request(Method::GET, "/")).await;
+    let _ = body(res.body_mut()).await;
+    let closed = tokio::time::timeout(LIMIT, driver)
+        .await
+        .expect("server closes the idle connection in time")
+        .expect("driver task");
+
+    // A GOAWAY(NO_ERROR) close is a clean end for the client.
+    assert!(closed.is_ok(), "{closed:?}");
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn http_h2_mode_serves_prior_knowledge_and_refuses_http1() {
+    let mut config = support::config();
+    config.http = asgi_server::HttpMode::H2;
+    let server = support::serve_with(config, describe()).await;
+
+    let mut client = connect(server.addr).await;
+    let mut res = send(&mut client, request(Method::GET, "/x")).await;
+    let reply = roundtrip(
+        server.addr,
+        b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+
+    assert_eq!(
+        String::from_utf8(body(res.body_mut()).await).unwrap(),
+        "2 http localhost /x first=host"
+    );
+    assert!(
+        !reply.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&reply)
+    );
+    server.stop().await.unwrap();
+}

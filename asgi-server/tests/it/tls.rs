@@ -412,3 +412,51 @@ async fn client_cert_reqs_without_ca_certs_fails_at_startup() {
 
     assert!(error.is_config());
 }
+
+#[tokio::test]
+async fn websocket_over_tls_is_wss_with_the_tls_extension() {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let pki = Pki::new();
+    let app = app_fn(|scope, receive, send| async move {
+        let Scope::WebSocket(scope) = scope else {
+            return Err("websocket only".into());
+        };
+        let _connect = receive.receive().await?;
+        send.send(asgi_core::WebSocketSend::accept()).await?;
+        let report = format!(
+            "{} tls={}",
+            scope.scheme.as_str(),
+            scope
+                .extensions
+                .tls
+                .as_ref()
+                .is_some_and(|tls| tls.server_cert.is_some())
+        );
+        send.send(asgi_core::WebSocketSend::message(report)).await?;
+        send.send(asgi_core::WebSocketSend::close(1000)).await?;
+        Ok(())
+    });
+    let server = support::serve_with(pki.config(), app).await;
+    let stream = tls_connect(server.addr, &pki.connector(&[b"http/1.1"], false))
+        .await
+        .expect("handshake");
+
+    let (mut ws, _) = tokio::time::timeout(
+        LIMIT,
+        tokio_tungstenite::client_async("wss://localhost/ws", stream),
+    )
+    .await
+    .expect("upgrade in time")
+    .expect("upgrade");
+    let first = tokio::time::timeout(LIMIT, ws.next())
+        .await
+        .expect("message in time")
+        .expect("a message")
+        .expect("message ok");
+
+    assert_eq!(first, Message::text("wss tls=true"));
+    drop(ws);
+    server.stop().await.unwrap();
+}
