@@ -295,7 +295,7 @@ async fn large_request_body_arrives_whole_under_flow_control() {
 }
 
 /// Sends `x-trailers: <enabled>` and, when enabled, a trailer after the body.
-fn trailers_app() -> impl App {
+pub(crate) fn trailers_app() -> impl App {
     app_fn(|scope, _receive, send| async move {
         let Scope::Http(scope) = scope else {
             return Err("http only".into());

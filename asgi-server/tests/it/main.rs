@@ -8,4 +8,5 @@ mod lifespan;
 mod shutdown;
 mod support;
 mod tls;
+mod trailers;
 mod websocket;

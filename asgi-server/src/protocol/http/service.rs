@@ -5,7 +5,7 @@ use std::any::Any;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use asgi_core::{BoxError, HttpVersion, SendError};
+use asgi_core::{BoxError, Headers, HttpVersion, SendError};
 use http::StatusCode;
 use http::header::{self, HeaderName, HeaderValue};
 
@@ -130,6 +130,17 @@ pub(crate) fn extra_headers(
 /// would show them (so that nothing is cloned for a line nobody sees).
 pub(crate) fn access_log_enabled(ctx: &ServiceContext) -> bool {
     ctx.config.access_log && tracing::enabled!(target: "asgi_server::access", tracing::Level::INFO)
+}
+
+/// Whether the request carried `te: trailers`: the client accepts response
+/// trailers, so the scope gets the `http.response.trailers` extension.
+pub(crate) fn accepts_trailers(headers: &Headers) -> bool {
+    headers.get_all("te").any(|value| {
+        value
+            .as_bytes()
+            .split(|&b| b == b',')
+            .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"trailers"))
+    })
 }
 
 /// Logs the access line as Uvicorn words it: `127.0.0.1:51234 - "GET / HTTP/1.1" 200`.

@@ -48,7 +48,7 @@ pub(super) fn http_scope(
     {
         headers.push(header::COOKIE, joined);
     }
-    scope.extensions.trailers = accepts_trailers(&headers);
+    scope.extensions.trailers = service::accepts_trailers(&headers);
     scope.extensions.tls.clone_from(&info.tls);
     scope.headers = headers;
     scope.client = info.client;
@@ -65,16 +65,6 @@ pub(super) fn http_scope(
         );
     }
     scope
-}
-
-/// Whether the request carried `te: trailers`.
-fn accepts_trailers(headers: &Headers) -> bool {
-    headers.get_all("te").any(|value| {
-        value
-            .as_bytes()
-            .split(|&b| b == b',')
-            .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"trailers"))
-    })
 }
 
 /// Whether a response with `status` has no body.
