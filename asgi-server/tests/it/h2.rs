@@ -757,3 +757,66 @@ async fn http_h2_mode_serves_prior_knowledge_and_refuses_http1() {
     );
     server.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn unread_request_body_stops_the_client_at_the_stream_window() {
+    let release = Arc::new(Notify::new());
+    let app = {
+        let release = release.clone();
+        app_fn(move |_scope, receive, send| {
+            let release = release.clone();
+            async move {
+                release.notified().await;
+                let body = support::read_body(&receive).await?;
+                send.send(HttpSend::start(StatusCode::OK, text_headers()))
+                    .await?;
+                send.send(HttpSend::body(body.len().to_string())).await?;
+                Ok(())
+            }
+        })
+    };
+    let server = support::serve(app).await;
+    let client = connect(server.addr).await;
+    let mut ready = client.clone().ready().await.unwrap();
+    let total = 4 * 1024 * 1024;
+    let sent = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+
+    let (response, mut upload) = ready
+        .send_request(request(Method::POST, "/"), false)
+        .unwrap();
+    let uploader = {
+        let sent = sent.clone();
+        tokio::spawn(async move {
+            let mut rest = Bytes::from(vec![7u8; total]);
+            while !rest.is_empty() {
+                upload.reserve_capacity(rest.len());
+                let n = std::future::poll_fn(|cx| upload.poll_capacity(cx))
+                    .await
+                    .expect("capacity")
+                    .expect("capacity ok");
+                let chunk = rest.split_to(n.min(rest.len()));
+                let len = chunk.len();
+                upload.send_data(chunk, rest.is_empty()).unwrap();
+                sent.fetch_add(len, std::sync::atomic::Ordering::Relaxed);
+            }
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = sent.load(std::sync::atomic::Ordering::Relaxed);
+    release.notify_one();
+    let mut res = tokio::time::timeout(LIMIT, response)
+        .await
+        .expect("response in time")
+        .unwrap();
+    let text = String::from_utf8(body(res.body_mut()).await).unwrap();
+    uploader.await.unwrap();
+
+    // The server's stream window is 1 MiB and nothing was released.
+    assert!(before > 0, "nothing was sent");
+    assert!(
+        before <= 1024 * 1024,
+        "{before} bytes sent to an app that read nothing"
+    );
+    assert_eq!(text, total.to_string());
+    server.stop().await.unwrap();
+}
