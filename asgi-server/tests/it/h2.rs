@@ -820,3 +820,41 @@ async fn unread_request_body_stops_the_client_at_the_stream_window() {
     assert_eq!(text, total.to_string());
     server.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn header_options_apply_as_on_http11() {
+    let app = app_fn(|scope, _receive, send| async move {
+        let Scope::Http(scope) = scope else {
+            return Err("http only".into());
+        };
+        let mut headers = text_headers();
+        if scope.path() == "/own-server" {
+            headers.push(http::header::SERVER, HeaderValue::from_static("app"));
+        }
+        send.send(HttpSend::start(StatusCode::OK, headers)).await?;
+        send.send(HttpSend::body("x")).await?;
+        Ok(())
+    });
+    let mut config = support::config();
+    config.headers = vec![
+        (
+            HeaderName::from_static("x-extra"),
+            HeaderValue::from_static("1"),
+        ),
+        (http::header::SERVER, HeaderValue::from_static("custom")),
+    ];
+    config.date_header = false;
+    let server = support::serve_with(config, app).await;
+    let mut client = connect(server.addr).await;
+
+    let plain = send(&mut client, request(Method::GET, "/")).await;
+    let own = send(&mut client, request(Method::GET, "/own-server")).await;
+
+    assert_eq!(plain.headers()["server"], "custom");
+    assert_eq!(plain.headers()["x-extra"], "1");
+    assert!(!plain.headers().contains_key("date"));
+    assert_eq!(own.headers()["server"], "app");
+    assert_eq!(own.headers().get_all("server").iter().count(), 1);
+    assert_eq!(own.headers()["x-extra"], "1");
+    server.stop().await.unwrap();
+}
