@@ -858,3 +858,46 @@ async fn header_options_apply_as_on_http11() {
     assert_eq!(own.headers()["x-extra"], "1");
     server.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn rapid_reset_flood_ends_the_connection() {
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let app = {
+        let calls = calls.clone();
+        app_fn(move |_scope, _receive, send| {
+            calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            async move {
+                send.send(HttpSend::start(StatusCode::OK, text_headers()))
+                    .await?;
+                send.send(HttpSend::body("ok")).await?;
+                Ok(())
+            }
+        })
+    };
+    let server = support::serve(app).await;
+    let tcp = TcpStream::connect(server.addr).await.unwrap();
+    let (mut client, conn) = ::h2::client::handshake(tcp).await.unwrap();
+
+    // Queue every request and its reset before the driver runs, so that
+    // they reach the server in one burst (CVE-2023-44487's pattern).
+    let mut responses = Vec::new();
+    for _ in 0..200 {
+        let (response, mut stream) = client
+            .send_request(request(Method::POST, "/"), false)
+            .expect("queue request");
+        stream.send_reset(::h2::Reason::CANCEL);
+        responses.push(response);
+    }
+    let ended = tokio::time::timeout(LIMIT, conn)
+        .await
+        .expect("connection ends in time");
+
+    let error = ended.expect_err("the server ends the connection");
+    assert_eq!(
+        error.reason(),
+        Some(::h2::Reason::ENHANCE_YOUR_CALM),
+        "{error:?}"
+    );
+    assert!(calls.load(std::sync::atomic::Ordering::Relaxed) < 200);
+    server.stop().await.unwrap();
+}
