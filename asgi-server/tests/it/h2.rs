@@ -811,10 +811,10 @@ async fn unread_request_body_stops_the_client_at_the_stream_window() {
     let text = String::from_utf8(body(res.body_mut()).await).unwrap();
     uploader.await.unwrap();
 
-    // The server's stream window is 1 MiB and nothing was released.
+    // The server's stream window is 256 KiB and nothing was released.
     assert!(before > 0, "nothing was sent");
     assert!(
-        before <= 1024 * 1024,
+        before <= 256 * 1024,
         "{before} bytes sent to an app that read nothing"
     );
     assert_eq!(text, total.to_string());
@@ -899,5 +899,71 @@ async fn rapid_reset_flood_ends_the_connection() {
         "{error:?}"
     );
     assert!(calls.load(std::sync::atomic::Ordering::Relaxed) < 200);
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_stream_whose_app_reads_nothing_does_not_stall_the_others() {
+    let release = Arc::new(Notify::new());
+    let app = {
+        let release = release.clone();
+        app_fn(move |scope, receive, send| {
+            let release = release.clone();
+            async move {
+                let Scope::Http(scope) = scope else {
+                    return Err("http only".into());
+                };
+                if scope.path() == "/stuck" {
+                    release.notified().await;
+                }
+                let body = support::read_body(&receive).await?;
+                send.send(HttpSend::start(StatusCode::OK, text_headers()))
+                    .await?;
+                send.send(HttpSend::body(body.len().to_string())).await?;
+                Ok(())
+            }
+        })
+    };
+    let server = support::serve(app).await;
+    let client = connect(server.addr).await;
+
+    // Fill the stuck stream's window, then upload 1 MiB on another stream.
+    let mut ready = client.clone().ready().await.unwrap();
+    let (stuck, mut stuck_upload) = ready
+        .send_request(request(Method::POST, "/stuck"), false)
+        .unwrap();
+    let _ = stuck_upload.send_data(Bytes::from(vec![1u8; 256 * 1024]), false);
+    let mut ready = client.clone().ready().await.unwrap();
+    let (other, mut upload) = ready
+        .send_request(request(Method::POST, "/other"), false)
+        .unwrap();
+    let uploader = tokio::spawn(async move {
+        let mut rest = Bytes::from(vec![2u8; 1024 * 1024]);
+        while !rest.is_empty() {
+            upload.reserve_capacity(rest.len());
+            let n = std::future::poll_fn(|cx| upload.poll_capacity(cx))
+                .await
+                .expect("capacity")
+                .expect("capacity ok");
+            let chunk = rest.split_to(n.min(rest.len()));
+            upload.send_data(chunk, rest.is_empty()).unwrap();
+        }
+    });
+    let mut other = tokio::time::timeout(LIMIT, other)
+        .await
+        .expect("the other stream is answered while one is stuck")
+        .unwrap();
+    let other_text = String::from_utf8(body(other.body_mut()).await).unwrap();
+    uploader.await.unwrap();
+    release.notify_one();
+    let _ = stuck_upload.send_data(Bytes::new(), true);
+    let mut stuck = tokio::time::timeout(LIMIT, stuck)
+        .await
+        .expect("stuck stream answered once released")
+        .unwrap();
+    let stuck_text = String::from_utf8(body(stuck.body_mut()).await).unwrap();
+
+    assert_eq!(other_text, (1024 * 1024).to_string());
+    assert_eq!(stuck_text, (256 * 1024).to_string());
     server.stop().await.unwrap();
 }

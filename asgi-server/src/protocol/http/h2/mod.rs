@@ -18,10 +18,12 @@ use crate::shutdown::Shutdown;
 
 /// The receive window of each stream: how much request body the client may
 /// send ahead of the app (released as the app receives it).
-const STREAM_WINDOW: u32 = 1024 * 1024;
+const STREAM_WINDOW: u32 = 256 * 1024;
 
-/// The receive window of the whole connection.
-const CONNECTION_WINDOW: u32 = 2 * 1024 * 1024;
+/// The receive window of the whole connection. Body bytes an app has not
+/// received yet count against it too, so it is a multiple of the stream
+/// window: it takes 16 apps that stop reading to stall the other streams.
+const CONNECTION_WINDOW: u32 = 16 * STREAM_WINDOW;
 
 /// Response bytes `h2` buffers per stream before `send` waits.
 const MAX_SEND_BUFFER: usize = 256 * 1024;
@@ -30,8 +32,9 @@ const MAX_SEND_BUFFER: usize = 256 * 1024;
 /// reset, CVE-2023-44487): past this the connection is closed with GOAWAY.
 const MAX_PENDING_ACCEPT_RESET_STREAMS: usize = 20;
 
-/// Streams the server may reset because of client errors before it closes
-/// the connection (CVE-2024-27316-like floods).
+/// Streams the server may reset because the client broke the rules on them
+/// (malformed headers, say) before the connection is closed with GOAWAY: such
+/// a flood costs the server work without ever reaching the app.
 const MAX_LOCAL_ERROR_RESET_STREAMS: usize = 1024;
 
 /// Serves one HTTP/2 connection (the client preface not yet read) until it closes.
