@@ -967,3 +967,58 @@ async fn a_stream_whose_app_reads_nothing_does_not_stall_the_others() {
     assert_eq!(stuck_text, (256 * 1024).to_string());
     server.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn expect_100_continue_is_answered_once_the_app_reads() {
+    let release = Arc::new(Notify::new());
+    let app = {
+        let release = release.clone();
+        app_fn(move |_scope, receive, send| {
+            let release = release.clone();
+            async move {
+                release.notified().await;
+                let body = support::read_body(&receive).await?;
+                send.send(HttpSend::start(StatusCode::OK, text_headers()))
+                    .await?;
+                send.send(HttpSend::body(body)).await?;
+                Ok(())
+            }
+        })
+    };
+    let server = support::serve(app).await;
+    let client = connect(server.addr).await;
+    let mut req = request(Method::POST, "/");
+    req.headers_mut()
+        .insert("expect", HeaderValue::from_static("100-continue"));
+    let mut ready = client.clone().ready().await.unwrap();
+
+    let (mut response, mut upload) = ready.send_request(req, false).unwrap();
+    let early = tokio::time::timeout(
+        Duration::from_millis(300),
+        std::future::poll_fn(|cx| response.poll_informational(cx)),
+    )
+    .await;
+    release.notify_one();
+    let interim = tokio::time::timeout(
+        LIMIT,
+        std::future::poll_fn(|cx| response.poll_informational(cx)),
+    )
+    .await
+    .expect("100 in time")
+    .expect("informational ok")
+    .expect("a 100 response");
+    upload.send_data(Bytes::from_static(b"body"), true).unwrap();
+    let mut res = tokio::time::timeout(LIMIT, response)
+        .await
+        .expect("response in time")
+        .unwrap();
+
+    assert!(
+        early.is_err(),
+        "100 Continue before the app asked for the body"
+    );
+    assert_eq!(interim.status(), StatusCode::CONTINUE);
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(body(res.body_mut()).await, b"body");
+    server.stop().await.unwrap();
+}

@@ -59,7 +59,7 @@ pub(super) async fn serve(
     // The access log names the client as the app saw it (after proxy headers).
     let client = scope.client;
     let shared = Arc::new(Stream {
-        state: Mutex::new(State::new(body, respond, &scope, &parts.method, &ctx)),
+        state: Mutex::new(State::new(body, respond, &scope, &parts, &ctx)),
         ctx: ctx.clone(),
     });
     let outcome = {
@@ -152,6 +152,8 @@ struct State {
     trailers_ready: bool,
     /// The client reset the stream or the connection failed.
     disconnected: bool,
+    /// An `Expect: 100-continue` not yet answered.
+    expect_continue: bool,
 }
 
 impl State {
@@ -159,9 +161,14 @@ impl State {
         recv: RecvStream,
         respond: SendResponse<Bytes>,
         scope: &asgi_core::HttpScope,
-        method: &Method,
+        parts: &http::request::Parts,
         ctx: &ServiceContext,
     ) -> Self {
+        let expect_continue = !recv.is_end_stream()
+            && parts
+                .headers
+                .get(http::header::EXPECT)
+                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
         Self {
             recv,
             body_done: false,
@@ -173,7 +180,8 @@ impl State {
             held: None,
             status: None,
             no_body: false,
-            is_head: *method == Method::HEAD,
+            is_head: parts.method == Method::HEAD,
+            expect_continue,
             queue: VecDeque::new(),
             body_ended: false,
             trailers_expected: false,
@@ -204,6 +212,15 @@ impl State {
                 Poll::Ready(_) => Poll::Ready(self.disconnect()),
                 Poll::Pending => Poll::Pending,
             };
+        }
+        if self.expect_continue {
+            // RFC 9110 10.1.1: 100 Continue only once the app wants the body.
+            self.expect_continue = false;
+            if let Respond::Waiting(respond) = &mut self.respond {
+                let mut interim = http::Response::new(());
+                *interim.status_mut() = StatusCode::CONTINUE;
+                let _ = respond.send_informational(interim);
+            }
         }
         match self.recv.poll_data(cx) {
             Poll::Ready(Some(Ok(data))) => {
