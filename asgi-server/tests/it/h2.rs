@@ -1022,3 +1022,40 @@ async fn expect_100_continue_is_answered_once_the_app_reads() {
     assert_eq!(body(res.body_mut()).await, b"body");
     server.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn app_waiting_after_the_body_sees_disconnect_when_the_client_leaves() {
+    let (events, mut seen) = mpsc::unbounded_channel::<&'static str>();
+    let app = app_fn(move |_scope, receive, send| {
+        let events = events.clone();
+        async move {
+            support::read_body(&receive).await?;
+            send.send(HttpSend::start(StatusCode::OK, text_headers()))
+                .await?;
+            send.send(HttpSend::chunk("streaming")).await?;
+            // A long poll: wait for the client to go away.
+            let event = receive.receive().await?;
+            let _ = events.send(event.kind());
+            Ok(())
+        }
+    });
+    let server = support::serve(app).await;
+    let tcp = TcpStream::connect(server.addr).await.unwrap();
+    let (client, conn) = ::h2::client::handshake(tcp).await.unwrap();
+    let driver = tokio::spawn(conn);
+    let mut ready = client.ready().await.unwrap();
+
+    let (response, _) = ready.send_request(request(Method::GET, "/"), true).unwrap();
+    let res = tokio::time::timeout(LIMIT, response)
+        .await
+        .expect("head in time")
+        .unwrap();
+    driver.abort();
+    let kind = tokio::time::timeout(LIMIT, seen.recv())
+        .await
+        .expect("disconnect in time");
+
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(kind, Some("http.disconnect"));
+    server.stop().await.unwrap();
+}
