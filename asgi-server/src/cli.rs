@@ -8,7 +8,9 @@ use asgi_core::App;
 use clap::{Args, Parser, ValueEnum};
 use http::header::{HeaderName, HeaderValue};
 
-use crate::config::{Config, ForwardedAllowIps, HttpMode, LifespanMode, LogLevel, RuntimeFlavor};
+use crate::config::{
+    ClientCertMode, Config, ForwardedAllowIps, HttpMode, LifespanMode, LogLevel, RuntimeFlavor,
+};
 use crate::error::Error;
 use crate::server::Server;
 
@@ -55,7 +57,7 @@ pub struct ServerArgs {
     /// Maximum number of connections waiting to be accepted.
     #[arg(long, env = "ASGI_BACKLOG", default_value_t = 2048)]
     pub backlog: u32,
-    /// HTTP protocols: `auto` detects per connection (HTTP/2 arrives in the next release; today both mean HTTP/1.1), `h1` is HTTP/1.1 only.
+    /// HTTP protocols: `auto` detects per connection (HTTP/2 by its preface or by TLS ALPN, else HTTP/1.1), `h1` is HTTP/1.1 only, `h2` is HTTP/2 only.
     #[arg(long, env = "ASGI_HTTP", value_enum, default_value_t = HttpArg::Auto)]
     pub http: HttpArg,
     /// Lifespan protocol: `auto` tolerates apps without it, `on` makes startup errors fatal, `off` skips it.
@@ -140,6 +142,24 @@ pub struct ServerArgs {
     /// compatibility; not negotiated yet, as the frame library lacks it).
     #[arg(long, env = "ASGI_WS_PER_MESSAGE_DEFLATE")]
     pub ws_per_message_deflate: bool,
+    /// HTTP/2 streams a client may have open at once on one connection.
+    #[arg(long, env = "ASGI_H2_MAX_CONCURRENT_STREAMS", default_value_t = 100)]
+    pub h2_max_concurrent_streams: u32,
+    /// PEM private key: with --ssl-certfile, serve HTTPS (TLS by rustls).
+    #[arg(long, env = "ASGI_SSL_KEYFILE")]
+    pub ssl_keyfile: Option<PathBuf>,
+    /// PEM certificate chain, leaf first (may also hold the key).
+    #[arg(long, env = "ASGI_SSL_CERTFILE")]
+    pub ssl_certfile: Option<PathBuf>,
+    /// Password of an encrypted key: not supported (rustls cannot decrypt keys; startup fails on an encrypted key).
+    #[arg(long, env = "ASGI_SSL_KEYFILE_PASSWORD")]
+    pub ssl_keyfile_password: Option<String>,
+    /// PEM CA certificates that client certificates are checked against.
+    #[arg(long, env = "ASGI_SSL_CA_CERTS")]
+    pub ssl_ca_certs: Option<PathBuf>,
+    /// Client certificates: 0 not asked for, 1 optional, 2 required (mutual TLS; needs --ssl-ca-certs).
+    #[arg(long, env = "ASGI_SSL_CERT_REQS", default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=2))]
+    pub ssl_cert_reqs: u8,
 }
 
 /// `--http`.
@@ -149,6 +169,8 @@ pub enum HttpArg {
     Auto,
     /// HTTP/1.1 only.
     H1,
+    /// HTTP/2 only.
+    H2,
 }
 
 /// `--lifespan`.
@@ -201,6 +223,7 @@ impl ServerArgs {
             http: match self.http {
                 HttpArg::Auto => HttpMode::Auto,
                 HttpArg::H1 => HttpMode::H1,
+                HttpArg::H2 => HttpMode::H2,
             },
             lifespan: match self.lifespan {
                 LifespanArg::Auto => LifespanMode::Auto,
@@ -234,6 +257,16 @@ impl ServerArgs {
                 RuntimeArg::CurrentThread => RuntimeFlavor::CurrentThread,
             },
             threads: self.threads,
+            h2_max_concurrent_streams: self.h2_max_concurrent_streams,
+            ssl_keyfile: self.ssl_keyfile,
+            ssl_certfile: self.ssl_certfile,
+            ssl_keyfile_password: self.ssl_keyfile_password,
+            ssl_ca_certs: self.ssl_ca_certs,
+            ssl_cert_reqs: match self.ssl_cert_reqs {
+                0 => ClientCertMode::None,
+                1 => ClientCertMode::Optional,
+                _ => ClientCertMode::Required,
+            },
             ..Config::default()
         };
         config.websocket.max_size = self.ws_max_size;
@@ -337,6 +370,7 @@ fn parse_allow_ips(value: &str) -> Result<ForwardedAllowIps, String> {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+    use std::path::Path;
 
     #[test]
     fn command_line_is_consistent() {
@@ -364,6 +398,12 @@ mod tests {
             parsed.server_header && parsed.date_header && parsed.access_log && parsed.proxy_headers
         );
         assert_eq!(parsed.websocket.max_size, default.websocket.max_size);
+        assert_eq!(
+            parsed.h2_max_concurrent_streams,
+            default.h2_max_concurrent_streams
+        );
+        assert_eq!(parsed.ssl_cert_reqs, default.ssl_cert_reqs);
+        assert!(parsed.ssl_certfile.is_none() && parsed.ssl_keyfile.is_none());
     }
 
     #[test]
@@ -403,6 +443,16 @@ mod tests {
             "--forwarded-allow-ips",
             "*",
             "--no-proxy-headers",
+            "--h2-max-concurrent-streams",
+            "7",
+            "--ssl-certfile",
+            "cert.pem",
+            "--ssl-keyfile",
+            "key.pem",
+            "--ssl-ca-certs",
+            "ca.pem",
+            "--ssl-cert-reqs",
+            "2",
         ];
         let config = Cli::try_parse_from(args).unwrap().server.into_config();
 
@@ -431,6 +481,11 @@ mod tests {
                 .forwarded_allow_ips
                 .contains("8.8.8.8".parse().unwrap())
         );
+        assert_eq!(config.h2_max_concurrent_streams, 7);
+        assert_eq!(config.ssl_certfile.as_deref(), Some(Path::new("cert.pem")));
+        assert_eq!(config.ssl_keyfile.as_deref(), Some(Path::new("key.pem")));
+        assert_eq!(config.ssl_ca_certs.as_deref(), Some(Path::new("ca.pem")));
+        assert_eq!(config.ssl_cert_reqs, ClientCertMode::Required);
     }
 
     #[test]
@@ -440,6 +495,7 @@ mod tests {
             ["--timeout-keep-alive", "soon"],
             ["--forwarded-allow-ips", "x"],
             ["--http", "h3"],
+            ["--ssl-cert-reqs", "3"],
         ] {
             let args = std::iter::once("asgi-server").chain(bad);
             assert!(Cli::try_parse_from(args).is_err(), "{bad:?}");

@@ -79,6 +79,20 @@ pub struct Config {
     pub threads: Option<usize>,
     /// `--ws-*`: WebSocket settings.
     pub websocket: WebSocketConfig,
+    /// `--h2-max-concurrent-streams`: HTTP/2 streams a client may have open
+    /// at once on one connection (default 100).
+    pub h2_max_concurrent_streams: u32,
+    /// `--ssl-keyfile`: the PEM private key; with `ssl_certfile` it turns TLS on.
+    pub ssl_keyfile: Option<PathBuf>,
+    /// `--ssl-certfile`: the PEM certificate chain, leaf first.
+    pub ssl_certfile: Option<PathBuf>,
+    /// `--ssl-keyfile-password`: accepted for Uvicorn compatibility, but rustls
+    /// cannot decrypt keys: an encrypted key fails at startup.
+    pub ssl_keyfile_password: Option<String>,
+    /// `--ssl-ca-certs`: PEM CA certificates that client certificates are checked against.
+    pub ssl_ca_certs: Option<PathBuf>,
+    /// `--ssl-cert-reqs`: whether a client certificate is asked for.
+    pub ssl_cert_reqs: ClientCertMode,
 }
 
 impl Default for Config {
@@ -109,6 +123,12 @@ impl Default for Config {
             runtime: RuntimeFlavor::MultiThread,
             threads: None,
             websocket: WebSocketConfig::default(),
+            h2_max_concurrent_streams: 100,
+            ssl_keyfile: None,
+            ssl_certfile: None,
+            ssl_keyfile_password: None,
+            ssl_ca_certs: None,
+            ssl_cert_reqs: ClientCertMode::None,
         }
     }
 }
@@ -117,12 +137,27 @@ impl Default for Config {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum HttpMode {
-    /// Detect the protocol per connection. Only HTTP/1.1 exists so far; HTTP/2
-    /// (detected by its preface) arrives with the next issue.
+    /// Detect the protocol per connection: HTTP/2 by its connection preface
+    /// (h2c with prior knowledge) or by ALPN on TLS, HTTP/1.1 otherwise.
     #[default]
     Auto,
     /// HTTP/1.1 only.
     H1,
+    /// HTTP/2 only (h2c with prior knowledge on plain connections).
+    H2,
+}
+
+/// `--ssl-cert-reqs`: whether TLS clients are asked for a certificate
+/// (Python's `ssl.CERT_NONE`, `CERT_OPTIONAL`, `CERT_REQUIRED`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ClientCertMode {
+    /// `0`: no client certificate is asked for.
+    #[default]
+    None,
+    /// `1`: one is asked for and checked against `--ssl-ca-certs` if sent.
+    Optional,
+    /// `2`: mutual TLS: the handshake fails without a valid one.
+    Required,
 }
 
 /// `--lifespan`: whether to run the ASGI lifespan protocol.

@@ -1,8 +1,12 @@
 //! A tokio ASGI server: the Uvicorn of this stack.
 //!
 //! It serves any [`asgi_core::App`] over HTTP/1.1 (an own sans-IO codec on
-//! `httparse`) and WebSocket, runs the lifespan protocol, and shuts down
-//! gracefully. Every app binary gets Uvicorn's command line through [`run`].
+//! `httparse`), HTTP/2 (the `h2` crate) and WebSocket, with or without TLS
+//! (rustls), runs the lifespan protocol, and shuts down gracefully. Every app
+//! binary gets Uvicorn's command line through [`run`].
+//!
+//! TLS keys must be unencrypted PEM: rustls cannot decrypt keys, so
+//! `--ssl-keyfile-password` is refused at startup for an encrypted key.
 //!
 //! # Example
 //!
@@ -43,6 +47,10 @@
 //! - `lifespan`: the lifespan exchange; `shutdown`: the signal every connection watches.
 //! - `protocol::http::h1`: `decode`/`encode` (sans-IO codec), `cycle` (one
 //!   request/response), `conn` (the connection task).
+//! - `protocol::http::h2`: HTTP/2 connections (`mod`) and their streams (`stream`).
+//! - `protocol::http::service`: what both HTTP versions do around an app call.
+//! - `protocol`: `serve_connection` picks the HTTP version (`--http`, the
+//!   HTTP/2 preface); `tls`: the rustls handshake, ALPN and the `tls` extension.
 //! - `protocol::websocket`: WebSocket connections after the upgrade.
 
 mod cli;
@@ -53,13 +61,15 @@ mod listener;
 mod protocol;
 mod server;
 mod shutdown;
+mod tls;
 
 pub use self::cli::{
     EXIT_STARTUP_FAILURE, HttpArg, LifespanArg, LogLevelArg, RuntimeArg, ServerArgs, init_logging,
     run, run_with, serve_blocking,
 };
 pub use self::config::{
-    Config, ForwardedAllowIps, HttpMode, LifespanMode, LogLevel, RuntimeFlavor, WebSocketConfig,
+    ClientCertMode, Config, ForwardedAllowIps, HttpMode, LifespanMode, LogLevel, RuntimeFlavor,
+    WebSocketConfig,
 };
 pub use self::error::Error;
 pub use self::server::{BoundServer, Server, ServerHandle};

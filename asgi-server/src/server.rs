@@ -13,8 +13,10 @@ use crate::error::Error;
 use crate::lifespan::Lifespan;
 use crate::listener::{Accepted, Listener};
 use crate::protocol::http::h1::encode;
+use crate::protocol::http::service;
 use crate::protocol::{ConnInfo, ServiceContext, serve_connection};
 use crate::shutdown::{self, Shutdown, ShutdownTrigger};
+use crate::tls::{self, TlsSettings};
 
 /// An ASGI server: [`Server::new`] with a [`Config`], then [`serve`](Server::serve) an app.
 ///
@@ -73,12 +75,14 @@ impl Server {
     ///
     /// [`Error::is_bind`] if the address cannot be bound.
     pub async fn bind(self) -> Result<BoundServer, Error> {
+        let tls = TlsSettings::load(&self.config)?;
         let listener = Listener::bind(&self.config).await?;
         let (trigger, shutdown) = shutdown::channel();
         let (force_trigger, force) = shutdown::channel();
         Ok(BoundServer {
             config: Arc::new(self.config),
             listener,
+            tls,
             trigger: Arc::new(trigger),
             shutdown,
             force_trigger: Arc::new(force_trigger),
@@ -92,6 +96,7 @@ impl Server {
 pub struct BoundServer {
     config: Arc<Config>,
     listener: Listener,
+    tls: Option<Arc<TlsSettings>>,
     trigger: Arc<ShutdownTrigger>,
     shutdown: Shutdown,
     force_trigger: Arc<ShutdownTrigger>,
@@ -166,6 +171,7 @@ impl BoundServer {
         let BoundServer {
             config,
             listener,
+            tls,
             trigger,
             mut shutdown,
             force_trigger: _,
@@ -181,7 +187,7 @@ impl BoundServer {
         };
 
         let server_addr = listener.server_addr();
-        let server_name = config.server_header.then_some("asgi-server");
+        let server_name = config.server_header.then_some(service::SERVER_NAME);
         let (server_header, default_headers) =
             encode::encode_fixed_headers(server_name, &config.headers);
         let ctx = Arc::new(ServiceContext {
@@ -199,7 +205,8 @@ impl BoundServer {
         });
         match &server_addr {
             Some(ServerAddr::Tcp(addr)) => {
-                tracing::info!("Server running on http://{addr} (Press CTRL+C to quit)")
+                let scheme = if tls.is_some() { "https" } else { "http" };
+                tracing::info!("Server running on {scheme}://{addr} (Press CTRL+C to quit)")
             }
             Some(addr) => tracing::info!("Server running on {addr} (Press CTRL+C to quit)"),
             None => {}
@@ -212,7 +219,7 @@ impl BoundServer {
                 () = shutdown.wait() => break,
                 Some(joined) = tasks.join_next(), if !tasks.is_empty() => log_join(joined),
                 accepted = listener.accept() => match accepted {
-                    Ok(accepted) => spawn_connection(&mut tasks, accepted, &ctx, &trigger),
+                    Ok(accepted) => spawn_connection(&mut tasks, accepted, &ctx, tls.as_ref(), &trigger),
                     Err(error) => {
                         // EMFILE and friends: back off instead of spinning.
                         tracing::error!("accept failed: {error}");
@@ -260,6 +267,7 @@ fn spawn_connection(
     tasks: &mut JoinSet<()>,
     accepted: Accepted,
     ctx: &Arc<ServiceContext>,
+    tls: Option<&Arc<TlsSettings>>,
     trigger: &ShutdownTrigger,
 ) {
     let shutdown = trigger.subscribe();
@@ -271,7 +279,10 @@ fn spawn_connection(
                 scheme: Scheme::Http,
                 tls: None,
             };
-            tasks.spawn(serve_connection(stream, info, ctx, shutdown));
+            match tls {
+                Some(tls) => tasks.spawn(tls::serve(stream, info, ctx, tls.clone(), shutdown)),
+                None => tasks.spawn(serve_connection(stream, info, ctx, shutdown)),
+            };
         }
         #[cfg(unix)]
         Accepted::Unix(stream) => {
@@ -280,7 +291,10 @@ fn spawn_connection(
                 scheme: Scheme::Http,
                 tls: None,
             };
-            tasks.spawn(serve_connection(stream, info, ctx, shutdown));
+            match tls {
+                Some(tls) => tasks.spawn(tls::serve(stream, info, ctx, tls.clone(), shutdown)),
+                None => tasks.spawn(serve_connection(stream, info, ctx, shutdown)),
+            };
         }
     }
 }

@@ -1,7 +1,8 @@
-//! Protocol implementations: HTTP/1.1 and WebSocket (HTTP/2 next), and the
+//! Protocol implementations: HTTP/1.1, HTTP/2 and WebSocket, and the
 //! per-connection dispatch between them.
 
 pub(crate) mod http;
+pub(crate) mod prefixed;
 pub(crate) mod websocket;
 
 use std::net::SocketAddr;
@@ -10,9 +11,11 @@ use std::sync::atomic::{AtomicU64, AtomicUsize};
 
 use asgi_core::{Scheme, ServerAddr, SharedApp, State, TlsInfo};
 use bytes::BytesMut;
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 
-use crate::config::Config;
+use self::prefixed::Prefixed;
+
+use crate::config::{Config, HttpMode};
 use crate::shutdown::{Shutdown, ShutdownTrigger};
 
 /// What every connection of one server shares: the app, the settings and counters.
@@ -56,11 +59,10 @@ pub(crate) struct ConnInfo {
 
 /// Serves one accepted connection until it closes.
 ///
-/// The place where protocol detection goes: TLS is terminated before this
-/// (in the connection task the accept loop spawns, filling `info.scheme` and
-/// `info.tls`), and with `--http auto` the HTTP/2 preface (or ALPN `h2`) will
-/// be recognised here, passing any bytes read while peeking on to the HTTP/1.1
-/// engine as its `buffered` argument. Today every connection is HTTP/1.1.
+/// TLS is terminated by the caller (see `crate::tls`) before this. Which
+/// HTTP version is spoken follows `--http`: with `auto`, a connection that
+/// opens with the HTTP/2 preface is HTTP/2 (h2c with prior knowledge), any
+/// other is HTTP/1.1.
 pub(crate) async fn serve_connection<I>(
     io: I,
     info: ConnInfo,
@@ -69,5 +71,100 @@ pub(crate) async fn serve_connection<I>(
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    http::h1::conn::serve(io, BytesMut::new(), info, ctx, shutdown).await;
+    match ctx.config.http {
+        HttpMode::H1 => http::h1::conn::serve(io, BytesMut::new(), info, ctx, shutdown).await,
+        HttpMode::H2 => http::h2::serve(io, info, ctx, shutdown).await,
+        HttpMode::Auto => {
+            let mut io = io;
+            let timeout = ctx.config.timeout_request_head;
+            let mut waiting = shutdown.clone();
+            let sniffed = tokio::select! {
+                sniffed = tokio::time::timeout(timeout, sniff_preface(&mut io)) => sniffed,
+                () = waiting.wait() => return,
+            };
+            match sniffed {
+                Ok(Ok((prefix, true))) => {
+                    http::h2::serve(Prefixed::new(prefix.freeze(), io), info, ctx, shutdown).await
+                }
+                Ok(Ok((prefix, false))) => {
+                    http::h1::conn::serve(io, prefix, info, ctx, shutdown).await
+                }
+                Ok(Err(error)) => tracing::debug!("connection closed before a request: {error}"),
+                Err(_) => tracing::debug!("request head not received in time; closing"),
+            }
+        }
+    }
+}
+
+/// The HTTP/2 connection preface (RFC 9113 3.4).
+const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Reads until the first bytes are, or cannot be, the HTTP/2 preface.
+///
+/// Returns the bytes read and whether they are the preface. Most HTTP/1.1
+/// requests differ at the first byte, so this is usually one read.
+async fn sniff_preface<I>(io: &mut I) -> std::io::Result<(BytesMut, bool)>
+where
+    I: AsyncRead + Unpin,
+{
+    let mut buf = BytesMut::with_capacity(8 * 1024);
+    loop {
+        let seen = buf.len().min(PREFACE.len());
+        if buf[..seen] != PREFACE[..seen] {
+            return Ok((buf, false));
+        }
+        if seen == PREFACE.len() {
+            return Ok((buf, true));
+        }
+        if io.read_buf(&mut buf).await? == 0 {
+            return if buf.is_empty() {
+                Err(std::io::ErrorKind::UnexpectedEof.into())
+            } else {
+                // Cut short: HTTP/1.1 answers (or drops) what there is.
+                Ok((buf, false))
+            };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn preface_is_recognised_across_reads() {
+        let (mut client, mut server) = tokio::io::duplex(64);
+        let writer = tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt;
+            for piece in PREFACE.chunks(5) {
+                client.write_all(piece).await.unwrap();
+                tokio::task::yield_now().await;
+            }
+            client.write_all(b"\0\0").await.unwrap();
+            client
+        });
+
+        let (prefix, h2) = sniff_preface(&mut server).await.unwrap();
+
+        assert!(h2);
+        assert!(prefix.starts_with(PREFACE));
+        drop(writer.await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn http1_request_is_not_the_preface() {
+        let mut io: &[u8] = b"PRIX / HTTP/1.1\r\n\r\n";
+
+        let (prefix, h2) = sniff_preface(&mut io).await.unwrap();
+
+        assert!(!h2);
+        assert_eq!(&prefix[..], b"PRIX / HTTP/1.1\r\n\r\n");
+    }
+
+    #[tokio::test]
+    async fn empty_connection_is_an_error() {
+        let mut io: &[u8] = b"";
+
+        assert!(sniff_preface(&mut io).await.is_err());
+    }
 }

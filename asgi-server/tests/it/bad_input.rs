@@ -222,7 +222,10 @@ async fn chunked_body_over_the_limit_is_413() {
 
 #[tokio::test]
 async fn tls_and_http2_bytes_on_a_plain_port_are_refused_cleanly() {
-    let server = support::serve(hello()).await;
+    // With `--http auto` the preface is HTTP/2 (h2c, see h2.rs): HTTP/1.1 only here.
+    let mut config = support::config();
+    config.http = asgi_server::HttpMode::H1;
+    let server = support::serve_with(config, hello()).await;
     let client_hello: &[u8] =
         b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03\x00\x01\x02\x03\x04\x05\x06\x07";
     let preface: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x12\x04\x00\x00\x00\x00\x00";

@@ -2,8 +2,11 @@
 //! rules and a real HTTP client for the happy paths.
 
 mod bad_input;
+mod h2;
 mod http;
 mod lifespan;
 mod shutdown;
 mod support;
+mod tls;
+mod trailers;
 mod websocket;

@@ -2,4 +2,6 @@
 
 pub(crate) mod date;
 pub(crate) mod h1;
+pub(crate) mod h2;
 pub(crate) mod proxy;
+pub(crate) mod service;

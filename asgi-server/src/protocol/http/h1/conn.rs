@@ -12,11 +12,10 @@ use std::future::poll_fn;
 use std::panic::AssertUnwindSafe;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::task::Poll;
 use std::time::Duration;
 
-use asgi_core::{HttpVersion, Receiver, Scope, SendError, Sender};
+use asgi_core::{Receiver, Scope, Sender};
 use bytes::BytesMut;
 use futures_util::FutureExt;
 use futures_util::future::FusedFuture;
@@ -28,6 +27,7 @@ use super::cycle::{self, Cycle};
 use super::decode::RequestHead;
 use super::shared::{ConnIo, HeadPoll, HeadResult, Shared};
 use super::timer::Timer;
+use crate::protocol::http::service;
 use crate::protocol::{ConnInfo, ServiceContext, websocket};
 use crate::shutdown::Shutdown;
 
@@ -48,8 +48,7 @@ pub(crate) async fn serve<I>(
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    ctx.connections.fetch_add(1, Ordering::Relaxed);
-    let _count = Decrement(&ctx.connections);
+    let _count = service::count_connection(&ctx);
     let mut conn = ConnIo::new(io, ctx.clone(), shutdown.clone());
     if !buffered.is_empty() {
         conn.read_buf = buffered;
@@ -87,7 +86,7 @@ pub(crate) async fn serve<I>(
             hand_off_websocket(shared, head, &info, &ctx, shutdown).await;
             return;
         }
-        if over_concurrency_limit(&ctx) {
+        if service::over_concurrency_limit(&ctx) {
             tracing::warn!("exceeded concurrency limit");
             shared.with(|c| c.write_error(StatusCode::SERVICE_UNAVAILABLE));
             break true;
@@ -99,15 +98,9 @@ pub(crate) async fn serve<I>(
                 break true;
             }
         };
-        if let Some(max) = ctx.config.limit_max_requests
-            && ctx.requests.fetch_add(1, Ordering::Relaxed) + 1 >= max
-        {
-            tracing::warn!("maximum request limit of {max} exceeded; shutting down");
-            ctx.trigger.trigger();
-        }
-        let access = (ctx.config.access_log
-            && tracing::enabled!(target: "asgi_server::access", tracing::Level::INFO))
-        .then(|| (head.method.clone(), head.target.clone(), head.version));
+        service::count_request(&ctx);
+        let access = service::access_log_enabled(&ctx)
+            .then(|| (head.method.clone(), head.target.clone(), head.version));
         shared.with(|c| c.cycle = cycle);
 
         let scope = cycle::http_scope(head, &info, &ctx);
@@ -116,10 +109,7 @@ pub(crate) async fn serve<I>(
         let receiver = Receiver::new(shared.clone());
         let sender = Sender::new(shared.clone());
         let outcome = {
-            let _in_flight = ctx.config.limit_concurrency.map(|_| {
-                ctx.in_flight.fetch_add(1, Ordering::Relaxed);
-                Decrement(&ctx.in_flight)
-            });
+            let _in_flight = service::count_in_flight(&ctx);
             AssertUnwindSafe(ctx.app.call(Scope::Http(scope), receiver, sender))
                 .catch_unwind()
                 .await
@@ -127,14 +117,15 @@ pub(crate) async fn serve<I>(
 
         let (status, keep_alive, body_done) = shared
             .with(|c| {
-                report(&outcome, &c.cycle);
+                let finished = c.cycle.disconnected || c.cycle.is_complete();
+                service::report(&outcome, finished, c.cycle.is_started());
                 c.finish_cycle();
                 c.shrink_read_buf();
                 (c.cycle.status, c.cycle.keep_alive(), c.cycle.body_done())
             })
             .unwrap_or((None, false, true));
         if let (Some((method, target, version)), Some(status)) = (access, status) {
-            log_access(client, &method, &target, version, status);
+            service::log_access(client, &method, &target, version, status);
         }
 
         if Arc::strong_count(&shared) > 1 {
@@ -155,74 +146,6 @@ pub(crate) async fn serve<I>(
         }
     };
     close(&shared, &ctx, linger).await;
-}
-
-/// Whether `--limit-concurrency` says to turn this request away.
-fn over_concurrency_limit(ctx: &ServiceContext) -> bool {
-    ctx.config.limit_concurrency.is_some_and(|limit| {
-        ctx.connections.load(Ordering::Relaxed) > limit
-            || ctx.in_flight.load(Ordering::Relaxed) >= limit
-    })
-}
-
-/// Logs how the app ended, the way Uvicorn words it.
-fn report(
-    outcome: &Result<Result<(), asgi_core::BoxError>, Box<dyn std::any::Any + Send>>,
-    cycle: &Cycle,
-) {
-    match outcome {
-        Ok(Ok(())) if cycle.disconnected || cycle.is_complete() => {}
-        Ok(Ok(())) if !cycle.is_started() => {
-            tracing::error!("ASGI callable returned without starting response.")
-        }
-        Ok(Ok(())) => tracing::error!("ASGI callable returned without completing response."),
-        Ok(Err(error)) => {
-            if error
-                .downcast_ref::<SendError>()
-                .is_some_and(SendError::is_disconnected)
-            {
-                tracing::debug!("ASGI application stopped: the client disconnected");
-            } else {
-                tracing::error!("Exception in ASGI application: {error}");
-            }
-        }
-        Err(panic) => {
-            let message = panic
-                .downcast_ref::<&str>()
-                .copied()
-                .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-                .unwrap_or("(non-string panic payload)");
-            tracing::error!("ASGI application panicked: {message}");
-        }
-    }
-}
-
-fn log_access(
-    client: Option<std::net::SocketAddr>,
-    method: &http::Method,
-    target: &[u8],
-    version: HttpVersion,
-    status: StatusCode,
-) {
-    let client = match client {
-        Some(addr) => addr.to_string(),
-        None => String::from("-"),
-    };
-    tracing::info!(
-        target: "asgi_server::access",
-        "{client} - \"{method} {} HTTP/{version}\" {}",
-        String::from_utf8_lossy(target),
-        status.as_u16()
-    );
-    // The line reads like Uvicorn's: `127.0.0.1:51234 - "GET / HTTP/1.1" 200`.
-}
-
-struct Decrement<'a>(&'a std::sync::atomic::AtomicUsize);
-
-impl Drop for Decrement<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
 }
 
 /// Waits for the next request head, within the keep-alive and head timeouts.

@@ -12,7 +12,7 @@ use http::{Method, StatusCode};
 use super::decode::{BodyKind, Chunk, ChunkedDecoder, RequestHead};
 use super::encode::{self, Framing, HeadContext, LAST_CHUNK};
 use super::output::Output;
-use crate::protocol::http::proxy;
+use crate::protocol::http::{proxy, service};
 use crate::protocol::{ConnInfo, ServiceContext};
 
 /// The most body bytes an unread request body may have for the connection
@@ -59,6 +59,8 @@ pub(crate) struct Cycle {
     pub(crate) body_error: Option<StatusCode>,
     body_limit: Option<u64>,
     body_received: u64,
+    /// Start announced `http.response.trailers` (the request had `te: trailers`).
+    trailers: bool,
 }
 
 impl Cycle {
@@ -74,8 +76,10 @@ impl Cycle {
             }
             BodyKind::Chunked => BodyState::Chunked(ChunkedDecoder::new(16 * 1024)),
         };
+        let mut extensions = Extensions::default();
+        extensions.trailers = accepts_trailers(head);
         Ok(Self {
-            response: HttpResponseState::new(&Extensions::default()),
+            response: HttpResponseState::new(&extensions),
             held: None,
             framing: Framing::Empty,
             status: None,
@@ -89,6 +93,7 @@ impl Cycle {
             body_error: None,
             body_limit,
             body_received: 0,
+            trailers: false,
         })
     }
 
@@ -112,6 +117,7 @@ impl Cycle {
             body_error: None,
             body_limit: None,
             body_received: 0,
+            trailers: false,
         }
     }
 
@@ -231,9 +237,12 @@ impl Cycle {
         self.response.check(&message)?;
         match message {
             HttpSend::ResponseStart {
-                status, headers, ..
+                status,
+                headers,
+                trailers,
             } => {
                 self.held = Some((status, headers));
+                self.trailers = trailers;
                 Ok(())
             }
             HttpSend::ResponseBody { body, more_body } => {
@@ -241,13 +250,38 @@ impl Cycle {
                     ctx.version = self.version;
                     ctx.is_head = self.is_head;
                     ctx.keep_alive &= self.keep_alive && self.reusable_after_body();
-                    let whole = (!more_body).then_some(body.len() as u64);
+                    // Trailers need the chunked framing: no length from the body.
+                    let whole = (!more_body && !self.trailers).then_some(body.len() as u64);
                     let encoded = encode::encode_head(out.dst(), status, &headers, ctx, whole);
                     self.framing = encoded.framing;
                     self.keep_alive = encoded.keep_alive;
                     self.status = Some(status);
                 }
                 self.write_body(body, more_body, out)
+            }
+            HttpSend::ResponseTrailers {
+                headers,
+                more_trailers,
+            } => {
+                if self.framing == Framing::Chunked {
+                    // The last chunk (held back by `write_body`), then the fields.
+                    if self.trailers {
+                        out.dst().put_slice(b"0\r\n");
+                        self.trailers = false;
+                    }
+                    for (name, value) in &headers {
+                        if *name != http::header::CONTENT_LENGTH
+                            && *name != http::header::TRANSFER_ENCODING
+                        {
+                            encode::write_field(out.dst(), name, value.as_bytes());
+                        }
+                    }
+                    if !more_trailers {
+                        out.dst().put_slice(b"\r\n");
+                    }
+                }
+                // Other framings (HEAD, 204, an app-set content-length) cannot carry trailers.
+                Ok(())
             }
             other => Err(ProtocolError::ExtensionNotEnabled {
                 extension: other.kind(),
@@ -289,7 +323,7 @@ impl Cycle {
                     out.put_body(body);
                     out.dst().put_slice(b"\r\n");
                 }
-                if !more_body {
+                if !more_body && !self.trailers {
                     out.dst().put_slice(LAST_CHUNK);
                 }
             }
@@ -354,9 +388,17 @@ impl Cycle {
     }
 }
 
+/// Whether the client accepts response trailers: `te: trailers` on HTTP/1.1,
+/// whose chunked framing carries them.
+fn accepts_trailers(head: &RequestHead) -> bool {
+    head.version == HttpVersion::Http11 && service::accepts_trailers(&head.headers)
+}
+
 /// Builds the `http` scope for a request head.
 pub(crate) fn http_scope(head: RequestHead, info: &ConnInfo, ctx: &ServiceContext) -> HttpScope {
+    let trailers = accepts_trailers(&head);
     let mut scope = HttpScope::new(head.method, head.target);
+    scope.extensions.trailers = trailers;
     scope.http_version = head.version;
     scope.scheme = info.scheme;
     scope.headers = head.headers;
@@ -364,6 +406,7 @@ pub(crate) fn http_scope(head: RequestHead, info: &ConnInfo, ctx: &ServiceContex
     scope.server.clone_from(&ctx.server_addr);
     scope.root_path.clone_from(&ctx.config.root_path);
     scope.state = ctx.state.clone();
+    scope.extensions.tls.clone_from(&info.tls);
     if ctx.config.proxy_headers {
         proxy::apply(
             &scope.headers,

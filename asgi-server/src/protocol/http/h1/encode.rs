@@ -216,7 +216,7 @@ fn write_status_line(dst: &mut BytesMut, status: StatusCode) {
     dst.put_slice(b"\r\n");
 }
 
-fn write_field(dst: &mut BytesMut, name: &HeaderName, value: &[u8]) {
+pub(crate) fn write_field(dst: &mut BytesMut, name: &HeaderName, value: &[u8]) {
     dst.reserve(name.as_str().len() + value.len() + 4);
     dst.put_slice(name.as_str().as_bytes());
     dst.put_slice(b": ");

@@ -1,0 +1,160 @@
+//! The HTTP/2 side of a request and a response head: scope fields from the
+//! request's pseudo-headers, and response fields without HTTP/1.1's.
+
+use asgi_core::{Headers, HttpScope, HttpVersion};
+use http::header::{self, HeaderName, HeaderValue};
+use http::{Response, StatusCode};
+
+use crate::protocol::http::{date, proxy, service};
+use crate::protocol::{ConnInfo, ServiceContext};
+
+/// Builds the `http` scope of one stream.
+///
+/// `:authority` becomes a leading `host` field (ASGI: servers should do so
+/// for HTTP/2), the other pseudo-headers are already gone, and `cookie`
+/// fields split by the client are joined again (RFC 9113 8.2.3).
+pub(super) fn http_scope(
+    parts: &http::request::Parts,
+    info: &ConnInfo,
+    ctx: &ServiceContext,
+) -> HttpScope {
+    let target = parts
+        .uri
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_owned();
+    let mut scope = HttpScope::new(parts.method.clone(), target);
+    scope.http_version = HttpVersion::Http2;
+    scope.scheme = info.scheme;
+    let mut headers = Headers::with_capacity(parts.headers.len() + 1);
+    let authority = parts
+        .uri
+        .authority()
+        .and_then(|a| HeaderValue::from_str(a.as_str()).ok());
+    let has_authority = authority.is_some();
+    if let Some(authority) = authority {
+        headers.push(header::HOST, authority);
+    }
+    let mut cookies: Vec<&[u8]> = Vec::new();
+    for (name, value) in &parts.headers {
+        if *name == header::COOKIE {
+            cookies.push(value.as_bytes());
+        } else if !(has_authority && *name == header::HOST) {
+            headers.push(name.clone(), value.clone());
+        }
+    }
+    if !cookies.is_empty()
+        && let Ok(joined) = HeaderValue::from_bytes(&cookies.join(&b"; "[..]))
+    {
+        headers.push(header::COOKIE, joined);
+    }
+    scope.extensions.trailers = service::accepts_trailers(&headers);
+    scope.extensions.tls.clone_from(&info.tls);
+    scope.headers = headers;
+    scope.client = info.client;
+    scope.server.clone_from(&ctx.server_addr);
+    scope.root_path.clone_from(&ctx.config.root_path);
+    scope.state = ctx.state.clone();
+    if ctx.config.proxy_headers {
+        proxy::apply(
+            &scope.headers,
+            &ctx.config.forwarded_allow_ips,
+            &mut scope.client,
+            &mut scope.scheme,
+            false,
+        );
+    }
+    scope
+}
+
+/// Whether a response with `status` has no body.
+pub(super) fn is_bodiless(status: StatusCode) -> bool {
+    status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED
+}
+
+/// The response head for the app's start message.
+///
+/// Connection-specific fields (RFC 9113 8.2.2) are dropped, since HTTP/2
+/// forbids them; `content-length` is added when the whole body is known
+/// (`body_len`); `date`, `server` and `--header` fields as on HTTP/1.1.
+pub(super) fn response(
+    status: StatusCode,
+    headers: Headers,
+    body_len: Option<u64>,
+    ctx: &ServiceContext,
+) -> Response<()> {
+    let mut response = Response::new(());
+    *response.status_mut() = status;
+    let map = response.headers_mut();
+    let mut has_len = false;
+    for (name, value) in headers.into_vec() {
+        if is_connection_specific(&name) {
+            continue;
+        }
+        if name == header::CONTENT_LENGTH {
+            if has_len || is_bodiless(status) {
+                continue;
+            }
+            has_len = true;
+        }
+        map.append(name, value);
+    }
+    if let Some(len) = body_len
+        && !has_len
+        && !is_bodiless(status)
+    {
+        map.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    }
+    add_server_fields(map, ctx);
+    response
+}
+
+/// A plain-text response for a server-side error (413, 500, 503).
+pub(super) fn error_response(
+    status: StatusCode,
+    ctx: &ServiceContext,
+) -> (Response<()>, &'static str) {
+    let reason = status.canonical_reason().unwrap_or("Error");
+    let mut response = Response::new(());
+    *response.status_mut() = status;
+    let map = response.headers_mut();
+    map.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    map.insert(header::CONTENT_LENGTH, HeaderValue::from(reason.len()));
+    add_server_fields(map, ctx);
+    (response, reason)
+}
+
+fn add_server_fields(map: &mut http::HeaderMap, ctx: &ServiceContext) {
+    if ctx.config.date_header
+        && !map.contains_key(header::DATE)
+        && let Ok(value) = date::with_date(|d| HeaderValue::from_bytes(d))
+    {
+        map.insert(header::DATE, value);
+    }
+    let app_has_server = map.contains_key(header::SERVER);
+    for (name, value) in service::extra_headers(ctx, app_has_server) {
+        map.append(name, value);
+    }
+}
+
+/// Fields that only mean something to one HTTP/1.1 connection.
+fn is_connection_specific(name: &HeaderName) -> bool {
+    *name == header::CONNECTION
+        || *name == header::TRANSFER_ENCODING
+        || *name == header::UPGRADE
+        || *name == header::TE
+        || name.as_str() == "keep-alive"
+        || name.as_str() == "proxy-connection"
+}
+
+/// The trailer fields of `headers`, for `http.response.trailers`.
+pub(super) fn trailers(map: &mut http::HeaderMap, headers: Headers) {
+    for (name, value) in headers.into_vec() {
+        if !is_connection_specific(&name) {
+            map.append(name, value);
+        }
+    }
+}

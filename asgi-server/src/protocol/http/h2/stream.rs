@@ -1,0 +1,447 @@
+//! One HTTP/2 stream: its scope, the request body the app receives (with
+//! flow control) and the response it sends (within send capacity).
+
+use std::collections::VecDeque;
+use std::future::poll_fn;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll};
+
+use asgi_core::protocol::HttpResponseState;
+use asgi_core::{
+    Headers, HttpReceive, HttpSend, HttpVersion, ProtocolError, ReceiveError, ReceiveEvent,
+    ReceiveHandle, Receiver, Scope, SendError, SendEvent, SendHandle, Sender,
+};
+use bytes::Bytes;
+use futures_util::FutureExt;
+use h2::server::SendResponse;
+use h2::{Reason, RecvStream, SendStream};
+use http::{HeaderMap, Method, StatusCode};
+
+use super::head;
+use crate::protocol::http::service;
+use crate::protocol::{ConnInfo, ServiceContext};
+
+/// Serves one stream: runs the app on its scope and ends the stream.
+pub(super) async fn serve(
+    request: http::Request<RecvStream>,
+    mut respond: SendResponse<Bytes>,
+    info: Arc<ConnInfo>,
+    ctx: Arc<ServiceContext>,
+) {
+    let (parts, body) = request.into_parts();
+    let access = service::access_log_enabled(&ctx).then(|| {
+        let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        (
+            parts.method.clone(),
+            Bytes::copy_from_slice(target.as_bytes()),
+        )
+    });
+    let log = |client, status| {
+        if let Some((method, target)) = &access {
+            service::log_access(client, method, target, HttpVersion::Http2, status);
+        }
+    };
+    if service::over_concurrency_limit(&ctx) {
+        tracing::warn!("exceeded concurrency limit");
+        send_error(&mut respond, StatusCode::SERVICE_UNAVAILABLE, &ctx);
+        return log(info.client, StatusCode::SERVICE_UNAVAILABLE);
+    }
+    if let Some(limit) = ctx.config.limit_request_body
+        && declared_length(&parts.headers).is_some_and(|n| n > limit)
+    {
+        send_error(&mut respond, StatusCode::PAYLOAD_TOO_LARGE, &ctx);
+        return log(info.client, StatusCode::PAYLOAD_TOO_LARGE);
+    }
+    service::count_request(&ctx);
+
+    let scope = head::http_scope(&parts, &info, &ctx);
+    // The access log names the client as the app saw it (after proxy headers).
+    let client = scope.client;
+    let shared = Arc::new(Stream {
+        state: Mutex::new(State::new(body, respond, &scope, &parts, &ctx)),
+        ctx: ctx.clone(),
+    });
+    let outcome = {
+        let _in_flight = service::count_in_flight(&ctx);
+        let receiver = Receiver::new(shared.clone());
+        let sender = Sender::new(shared.clone());
+        AssertUnwindSafe(ctx.app.call(Scope::Http(scope), receiver, sender))
+            .catch_unwind()
+            .await
+    };
+    if matches!(outcome, Ok(Ok(()))) {
+        // A body the app queued without waiting for it (a send future it
+        // dropped, say) still goes out; a failed response is reset instead.
+        let _ = poll_fn(|cx| shared.lock().poll_flush(cx)).await;
+    }
+    if let Some(status) = shared.lock().finish(&outcome, &ctx) {
+        log(client, status);
+    }
+}
+
+/// The `content-length` the request declared, if any.
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(http::header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Answers with a plain-text error response and ends the stream.
+fn send_error(respond: &mut SendResponse<Bytes>, status: StatusCode, ctx: &ServiceContext) {
+    let (response, reason) = head::error_response(status, ctx);
+    if let Ok(mut stream) = respond.send_response(response, false) {
+        // Small enough to go out without waiting for capacity: h2 queues it.
+        let _ = stream.send_data(Bytes::from_static(reason.as_bytes()), true);
+    }
+}
+
+/// The stream state shared by the stream task and the app's handles.
+struct Stream {
+    state: Mutex<State>,
+    ctx: Arc<ServiceContext>,
+}
+
+impl Stream {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Only this module holds the lock and it does not panic mid-update.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Where the response is on the wire.
+enum Respond {
+    /// No head sent yet.
+    Waiting(SendResponse<Bytes>),
+    /// Head sent; body (and maybe trailers) to follow.
+    Open(SendStream<Bytes>),
+    /// The stream is ended (or reset) on our side.
+    Closed,
+}
+
+struct State {
+    recv: RecvStream,
+    /// The whole request body has been handed to the app.
+    body_done: bool,
+    body_received: u64,
+    body_limit: Option<u64>,
+    /// A body over `--limit-request-body`: 413 if the response has not started.
+    body_error: Option<StatusCode>,
+    respond: Respond,
+    response: HttpResponseState,
+    /// `http.response.start`, held until the first body message so that a
+    /// failure in between can still become a 500.
+    held: Option<(StatusCode, Headers)>,
+    /// The status sent, once the head went out.
+    status: Option<StatusCode>,
+    /// HEAD request, or a 204/304: body bytes are dropped.
+    no_body: bool,
+    is_head: bool,
+    /// Body bytes waiting for send capacity.
+    queue: VecDeque<Bytes>,
+    /// The last body message was queued.
+    body_ended: bool,
+    /// Start announced trailers.
+    trailers_expected: bool,
+    trailers: HeaderMap,
+    /// The last trailer message arrived.
+    trailers_ready: bool,
+    /// The client reset the stream or the connection failed.
+    disconnected: bool,
+    /// An `Expect: 100-continue` not yet answered.
+    expect_continue: bool,
+}
+
+impl State {
+    fn new(
+        recv: RecvStream,
+        respond: SendResponse<Bytes>,
+        scope: &asgi_core::HttpScope,
+        parts: &http::request::Parts,
+        ctx: &ServiceContext,
+    ) -> Self {
+        let expect_continue = !recv.is_end_stream()
+            && parts
+                .headers
+                .get(http::header::EXPECT)
+                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+        Self {
+            recv,
+            body_done: false,
+            body_received: 0,
+            body_limit: ctx.config.limit_request_body,
+            body_error: None,
+            respond: Respond::Waiting(respond),
+            response: HttpResponseState::new(&scope.extensions),
+            held: None,
+            status: None,
+            no_body: false,
+            is_head: parts.method == Method::HEAD,
+            expect_continue,
+            queue: VecDeque::new(),
+            body_ended: false,
+            trailers_expected: false,
+            trailers: HeaderMap::new(),
+            trailers_ready: false,
+            disconnected: false,
+        }
+    }
+
+    fn disconnect(&mut self) -> HttpReceive {
+        self.disconnected = true;
+        self.queue.clear();
+        HttpReceive::Disconnect
+    }
+
+    fn poll_receive(&mut self, cx: &mut Context<'_>) -> Poll<HttpReceive> {
+        if self.disconnected || self.response.is_complete() {
+            return Poll::Ready(HttpReceive::Disconnect);
+        }
+        if self.body_done {
+            // Nothing more to read: wait for the client to reset the stream.
+            let reset = match &mut self.respond {
+                Respond::Waiting(respond) => respond.poll_reset(cx),
+                Respond::Open(stream) => stream.poll_reset(cx),
+                Respond::Closed => return Poll::Ready(HttpReceive::Disconnect),
+            };
+            return match reset {
+                Poll::Ready(_) => Poll::Ready(self.disconnect()),
+                Poll::Pending => Poll::Pending,
+            };
+        }
+        if self.expect_continue {
+            // RFC 9110 10.1.1: 100 Continue only once the app wants the body.
+            self.expect_continue = false;
+            if let Respond::Waiting(respond) = &mut self.respond {
+                let mut interim = http::Response::new(());
+                *interim.status_mut() = StatusCode::CONTINUE;
+                let _ = respond.send_informational(interim);
+            }
+        }
+        match self.recv.poll_data(cx) {
+            Poll::Ready(Some(Ok(data))) => {
+                // Handing the bytes to the app is what frees window for more:
+                // a slow reader slows the client, as on HTTP/1.1.
+                let _ = self.recv.flow_control().release_capacity(data.len());
+                self.body_received += data.len() as u64;
+                if self
+                    .body_limit
+                    .is_some_and(|limit| self.body_received > limit)
+                {
+                    self.body_error = Some(StatusCode::PAYLOAD_TOO_LARGE);
+                    return Poll::Ready(self.disconnect());
+                }
+                let more_body = !self.recv.is_end_stream();
+                self.body_done = !more_body;
+                Poll::Ready(HttpReceive::Request {
+                    body: data,
+                    more_body,
+                })
+            }
+            Poll::Ready(Some(Err(error))) => {
+                tracing::debug!("HTTP/2 request body failed: {error}");
+                Poll::Ready(self.disconnect())
+            }
+            Poll::Ready(None) => {
+                self.body_done = true;
+                Poll::Ready(HttpReceive::Request {
+                    body: Bytes::new(),
+                    more_body: false,
+                })
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn start_send(&mut self, message: HttpSend, ctx: &ServiceContext) -> Result<(), SendError> {
+        if self.disconnected {
+            return Err(SendError::Disconnected);
+        }
+        self.response.check(&message)?;
+        match message {
+            HttpSend::ResponseStart {
+                status,
+                headers,
+                trailers,
+            } => {
+                self.held = Some((status, headers));
+                self.trailers_expected = trailers;
+                Ok(())
+            }
+            HttpSend::ResponseBody { body, more_body } => {
+                if let Some((status, headers)) = self.held.take() {
+                    self.send_head(status, headers, more_body, body.len(), ctx)?;
+                }
+                if !body.is_empty() && !self.no_body {
+                    self.queue.push_back(body);
+                }
+                self.body_ended = !more_body;
+                Ok(())
+            }
+            HttpSend::ResponseTrailers {
+                headers,
+                more_trailers,
+            } => {
+                head::trailers(&mut self.trailers, headers);
+                self.trailers_ready = !more_trailers;
+                Ok(())
+            }
+            other => Err(ProtocolError::ExtensionNotEnabled {
+                extension: other.kind(),
+            }
+            .into()),
+        }
+    }
+
+    fn send_head(
+        &mut self,
+        status: StatusCode,
+        headers: Headers,
+        more_body: bool,
+        first_len: usize,
+        ctx: &ServiceContext,
+    ) -> Result<(), SendError> {
+        let Respond::Waiting(respond) = &mut self.respond else {
+            return Err(SendError::Disconnected);
+        };
+        self.no_body = self.is_head || head::is_bodiless(status);
+        // As on HTTP/1.1: a HEAD response's empty body says nothing about its length.
+        let whole = if more_body || (self.is_head && first_len == 0) {
+            None
+        } else {
+            Some(first_len as u64)
+        };
+        let response = head::response(status, headers, whole, ctx);
+        // The head alone ends the stream when no body or trailers can follow.
+        let end = self.no_body || (!more_body && first_len == 0 && !self.trailers_expected);
+        self.status = Some(status);
+        match respond.send_response(response, end) {
+            Ok(stream) if !end => self.respond = Respond::Open(stream),
+            Ok(_) => self.respond = Respond::Closed,
+            Err(error) => {
+                tracing::debug!("HTTP/2 response head not sent: {error}");
+                self.respond = Respond::Closed;
+                self.disconnect();
+                return Err(SendError::Disconnected);
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends queued body bytes as capacity allows, then the end of the stream.
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), SendError>> {
+        loop {
+            if self.disconnected {
+                return Poll::Ready(Err(SendError::Disconnected));
+            }
+            let Respond::Open(stream) = &mut self.respond else {
+                // Nothing sent yet (a held start), or no body allowed.
+                self.queue.clear();
+                return Poll::Ready(Ok(()));
+            };
+            if let Some(front) = self.queue.front_mut() {
+                stream.reserve_capacity(front.len());
+                let capacity = match stream.poll_capacity(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Some(Ok(0))) => {
+                        // No capacity yet, but no waker registered either: try again.
+                        cx.waker().wake_by_ref();
+                        return Poll::Pending;
+                    }
+                    Poll::Ready(Some(Ok(n))) => n,
+                    Poll::Ready(Some(Err(_)) | None) => {
+                        self.disconnect();
+                        return Poll::Ready(Err(SendError::Disconnected));
+                    }
+                };
+                let chunk = front.split_to(capacity.min(front.len()));
+                if front.is_empty() {
+                    self.queue.pop_front();
+                }
+                let end = self.queue.is_empty() && self.body_ended && !self.trailers_expected;
+                if stream.send_data(chunk, end).is_err() {
+                    self.disconnect();
+                    return Poll::Ready(Err(SendError::Disconnected));
+                }
+                if end {
+                    self.respond = Respond::Closed;
+                }
+                continue;
+            }
+            if self.body_ended && !self.trailers_expected {
+                let sent = stream.send_data(Bytes::new(), true);
+                self.respond = Respond::Closed;
+                if sent.is_err() {
+                    self.disconnect();
+                    return Poll::Ready(Err(SendError::Disconnected));
+                }
+            } else if self.trailers_ready {
+                let sent = stream.send_trailers(std::mem::take(&mut self.trailers));
+                self.respond = Respond::Closed;
+                if sent.is_err() {
+                    self.disconnect();
+                    return Poll::Ready(Err(SendError::Disconnected));
+                }
+            }
+            return Poll::Ready(Ok(()));
+        }
+    }
+
+    /// Ends the stream after the app returned, failed or panicked, and
+    /// returns the status sent (for the access log).
+    ///
+    /// Nothing sent yet: the body error (413) or a 500, unless the client is
+    /// gone. A response cut short: `RST_STREAM(INTERNAL_ERROR)`.
+    fn finish(&mut self, outcome: &service::Outcome, ctx: &ServiceContext) -> Option<StatusCode> {
+        let finished = self.disconnected || self.response.is_complete();
+        service::report(outcome, finished, self.status.is_some());
+        if self.status.is_some() {
+            if !self.response.is_complete()
+                && let Respond::Open(stream) = &mut self.respond
+            {
+                stream.send_reset(Reason::INTERNAL_ERROR);
+            }
+            self.respond = Respond::Closed;
+            return self.status;
+        }
+        let status = match self.body_error {
+            Some(status) => status,
+            None if self.disconnected => return None,
+            None => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        if let Respond::Waiting(respond) = &mut self.respond {
+            send_error(respond, status, ctx);
+        }
+        self.respond = Respond::Closed;
+        Some(status)
+    }
+}
+
+impl ReceiveHandle for Stream {
+    fn poll_receive(&self, cx: &mut Context<'_>) -> Poll<Result<ReceiveEvent, ReceiveError>> {
+        self.lock()
+            .poll_receive(cx)
+            .map(|message| Ok(message.into()))
+    }
+}
+
+impl SendHandle for Stream {
+    fn start_send(&self, event: SendEvent) -> Result<(), SendError> {
+        let SendEvent::Http(message) = event else {
+            return Err(ProtocolError::WrongScope {
+                scope: "http",
+                received: event.kind(),
+            }
+            .into());
+        };
+        self.lock().start_send(message, &self.ctx)
+    }
+
+    fn poll_flush(&self, cx: &mut Context<'_>) -> Poll<Result<(), SendError>> {
+        self.lock().poll_flush(cx)
+    }
+}
