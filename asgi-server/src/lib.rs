@@ -44,6 +44,8 @@
 //! - `protocol::http::h1`: `decode`/`encode` (sans-IO codec), `cycle` (one
 //!   request/response), `conn` (the connection task).
 //! - `protocol::websocket`: WebSocket connections after the upgrade.
+//! - `supervisor`: `--workers`: the supervisor process and the worker side.
+//! - `stall`: `--warn-loop-stall`, the event-loop stall watchdog.
 
 mod cli;
 mod config;
@@ -53,6 +55,9 @@ mod listener;
 mod protocol;
 mod server;
 mod shutdown;
+mod stall;
+#[cfg(unix)]
+mod supervisor;
 
 pub use self::cli::{
     EXIT_STARTUP_FAILURE, HttpArg, LifespanArg, LogLevelArg, RuntimeArg, ServerArgs, init_logging,

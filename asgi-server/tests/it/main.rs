@@ -5,5 +5,6 @@ mod bad_input;
 mod http;
 mod lifespan;
 mod shutdown;
+mod supervisor;
 mod support;
 mod websocket;

@@ -30,6 +30,7 @@ use super::shared::{ConnIo, HeadPoll, HeadResult, Shared};
 use super::timer::Timer;
 use crate::protocol::{ConnInfo, ServiceContext, websocket};
 use crate::shutdown::Shutdown;
+use crate::stall;
 
 /// How long, and how many bytes, to read and drop after an error response
 /// before closing, so that the client sees the response rather than a reset.
@@ -100,7 +101,7 @@ pub(crate) async fn serve<I>(
             }
         };
         if let Some(max) = ctx.config.limit_max_requests
-            && ctx.requests.fetch_add(1, Ordering::Relaxed) + 1 >= max
+            && ctx.requests.fetch_add(1, Ordering::Relaxed) + 1 == max
         {
             tracing::warn!("maximum request limit of {max} exceeded; shutting down");
             ctx.trigger.trigger();
@@ -109,6 +110,7 @@ pub(crate) async fn serve<I>(
             && tracing::enabled!(target: "asgi_server::access", tracing::Level::INFO))
         .then(|| (head.method.clone(), head.target.clone(), head.version));
         shared.with(|c| c.cycle = cycle);
+        let stall_label = stall::label(&head.method, &head.target);
 
         let scope = cycle::http_scope(head, &info, &ctx);
         // The access log names the client as the app saw it (after proxy headers).
@@ -120,9 +122,8 @@ pub(crate) async fn serve<I>(
                 ctx.in_flight.fetch_add(1, Ordering::Relaxed);
                 Decrement(&ctx.in_flight)
             });
-            AssertUnwindSafe(ctx.app.call(Scope::Http(scope), receiver, sender))
-                .catch_unwind()
-                .await
+            let call = AssertUnwindSafe(ctx.app.call(Scope::Http(scope), receiver, sender));
+            stall::track(stall_label, call.catch_unwind()).await
         };
 
         let (status, keep_alive, body_done) = shared
