@@ -4,6 +4,7 @@
 mod bad_input;
 mod http;
 mod lifespan;
+mod nginx;
 mod shutdown;
 mod supervisor;
 mod support;
