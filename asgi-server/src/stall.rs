@@ -31,6 +31,9 @@ static ENABLED: AtomicBool = AtomicBool::new(false);
 /// Every runtime thread's slot, for the watchdog to scan.
 static SLOTS: Mutex<Vec<Weak<Slot>>> = Mutex::new(Vec::new());
 
+/// Whether the watchdog sees a runtime thread stuck in one poll past the threshold.
+static STUCK: AtomicBool = AtomicBool::new(false);
+
 /// Ids that tell one request's label from the next.
 static NEXT_REQUEST: AtomicU64 = AtomicU64::new(1);
 
@@ -109,6 +112,15 @@ pub(crate) async fn track<F: Future>(label: Option<Label>, future: F) -> F::Outp
         future.as_mut().poll(cx)
     })
     .await
+}
+
+/// Whether some runtime thread of this process is stuck in one poll for at
+/// least the `--warn-loop-stall` threshold (always `false` when that is off).
+///
+/// A worker withholds its heartbeat answer meanwhile, so that on a
+/// multi-thread runtime one stuck thread is noticed, not only a whole stuck loop.
+pub(crate) fn is_stuck() -> bool {
+    STUCK.load(Ordering::Relaxed)
 }
 
 /// Marks this thread's slot as polling for as long as it lives.
@@ -286,7 +298,8 @@ impl Watch {
         while !self.stop.load(Ordering::Relaxed) {
             std::thread::park_timeout(self.period);
             let now = Instant::now();
-            let request_busy = self.scan_slots(&mut seen, now);
+            let (request_busy, stuck) = self.scan_slots(&mut seen, now);
+            STUCK.store(stuck, Ordering::Relaxed);
 
             let last_tick = Duration::from_millis(self.tick.load(Ordering::Relaxed));
             let gap = now
@@ -303,10 +316,12 @@ impl Watch {
             }
         }
         ENABLED.store(false, Ordering::Relaxed);
+        STUCK.store(false, Ordering::Relaxed);
     }
 
-    /// Reports slots stuck in one poll; whether any was in the same poll as at the last scan.
-    fn scan_slots(&self, seen: &mut HashMap<usize, Seen>, now: Instant) -> bool {
+    /// Reports slots stuck in one poll. Returns whether any was in the same
+    /// poll as at the last scan, and whether any is stuck past the threshold.
+    fn scan_slots(&self, seen: &mut HashMap<usize, Seen>, now: Instant) -> (bool, bool) {
         let slots: Vec<Arc<Slot>> = {
             let mut slots = SLOTS.lock().unwrap_or_else(PoisonError::into_inner);
             slots.retain(|slot| slot.strong_count() > 0);
@@ -314,6 +329,7 @@ impl Watch {
         };
         seen.retain(|key, _| slots.iter().any(|slot| Arc::as_ptr(slot) as usize == *key));
         let mut busy = false;
+        let mut stuck = false;
         for slot in &slots {
             let polls = slot.polls.load(Ordering::Acquire);
             let entry = seen.entry(Arc::as_ptr(slot) as usize).or_insert(Seen {
@@ -345,6 +361,7 @@ impl Watch {
             if blocked < self.threshold {
                 continue;
             }
+            stuck = true;
             if entry.reported.is_none() {
                 let request = slot
                     .label()
@@ -357,7 +374,7 @@ impl Watch {
                 entry.reported = Some((request, slot.thread.clone()));
             }
         }
-        busy
+        (busy, stuck)
     }
 }
 
@@ -386,6 +403,15 @@ mod tests {
     fn blocking_poll_is_reported_with_its_request_and_a_blocked_loop_without() {
         let (runtime, watchdog, stalls) = watch(Duration::from_millis(40));
         let target = Bytes::from_static(b"/slow?x=1");
+        let observer = std::thread::spawn(|| {
+            let deadline = Instant::now() + Duration::from_millis(400);
+            let mut seen = false;
+            while Instant::now() < deadline {
+                seen |= is_stuck();
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            seen
+        });
 
         runtime.block_on(track(label(&Method::POST, &target), async {
             std::thread::sleep(Duration::from_millis(250));
@@ -398,6 +424,7 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(50)).await;
         });
         drop(watchdog);
+        let stuck_seen = observer.join().expect("observer");
         let outside: Vec<Stall> = stalls.try_iter().collect();
 
         // Other tests of this binary may poll requests meanwhile: look for ours.
@@ -413,6 +440,8 @@ mod tests {
                 if *blocked >= Duration::from_millis(40)),
             "{during_request:?}"
         );
+        assert!(stuck_seen, "is_stuck() during the blocking poll");
+        assert!(!is_stuck(), "cleared when the watchdog stops");
         assert!(
             !during_request
                 .iter()

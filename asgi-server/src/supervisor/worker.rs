@@ -127,7 +127,9 @@ async fn serve(
 }
 
 /// The heartbeat, from a task on this worker's event loop: a blocked loop
-/// answers no ping, which is what the supervisor watches for.
+/// answers no ping, which is what the supervisor watches for. On a
+/// multi-thread runtime one blocked thread does not stop this task, so the
+/// stall watchdog's view is consulted too.
 async fn answer_supervisor(
     channel: tokio::net::UnixStream,
     handle: ServerHandle,
@@ -149,7 +151,9 @@ async fn answer_supervisor(
                     handle.shutdown();
                     return;
                 }
-                Ok(n) if buf[..n].contains(&PING) => PONG,
+                // A runtime thread stuck in one poll (multi-thread runtime):
+                // no answer, as if the whole loop were blocked.
+                Ok(n) if buf[..n].contains(&PING) && !stall::is_stuck() => PONG,
                 Ok(_) => continue,
             },
             started = async { ready.as_mut().expect("guarded by the branch condition").await }, if ready.is_some() => {

@@ -15,7 +15,10 @@ use std::time::{Duration, Instant};
 /// Every wait in these tests is bounded by this.
 const LIMIT: Duration = Duration::from_secs(15);
 
-/// The test app binary, built by `cargo test` with the other examples (or here, if missing).
+/// The test app binary, built by `cargo test` with the other examples.
+///
+/// `cargo test --test it` builds no examples, so a missing one, or one older
+/// than this test binary (which a library change rebuilt), is built here.
 fn app_binary() -> PathBuf {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     BINARY
@@ -24,7 +27,9 @@ fn app_binary() -> PathBuf {
             // target/debug/deps/it-HASH -> target/debug/examples/asgi-test-app
             let debug = exe.parent().and_then(|d| d.parent()).expect("target dir");
             let binary = debug.join("examples").join("asgi-test-app");
-            if !binary.exists() {
+            let modified =
+                |path: &std::path::Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+            if modified(&binary) < modified(&exe) {
                 let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
                 let status = Command::new(cargo)
                     .args(["build", "-p", "asgi-server", "--example", "asgi-test-app"])
@@ -139,17 +144,20 @@ impl Process {
 
 impl Drop for Process {
     fn drop(&mut self) {
-        // Workers first (they are in their own process groups), then the supervisor.
-        for pid in children(self.pid()) {
+        // Freeze the supervisor so that it starts no replacement, kill its
+        // workers (in their own process groups), then the supervisor.
+        let pid = self.pid().to_string();
+        let _ = Command::new("kill").args(["-STOP", &pid]).status();
+        for worker in children(self.pid()) {
             let _ = Command::new("kill")
-                .args(["-KILL", &pid.to_string()])
+                .args(["-KILL", &worker.to_string()])
                 .status();
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
-        for reader in self.readers.drain(..) {
-            let _ = reader.join();
-        }
+        // The readers end when the last writer of the pipes is gone; a test
+        // that failed may have left one, so they are not waited for.
+        self.readers.clear();
     }
 }
 
@@ -375,17 +383,12 @@ fn startup_failure_stops_the_supervisor_with_status_3() {
     assert!(process.count("Started worker [") <= 2, "{}", process.log());
 }
 
-#[test]
-fn worker_with_a_blocked_loop_is_replaced_after_the_healthcheck_timeout() {
-    let (process, addr) = supervisor(
-        1,
-        &[
-            "--runtime",
-            "current-thread",
-            "--timeout-worker-healthcheck",
-            "2",
-        ],
-    );
+/// Starts one worker on `runtime`, blocks its loop with `/block`, and
+/// expects a replacement after the 2 s health check.
+fn blocked_worker_is_replaced(runtime: &[&str]) {
+    let mut args = runtime.to_vec();
+    args.extend(["--timeout-worker-healthcheck", "2"]);
+    let (process, addr) = supervisor(1, &args);
     let blocked_pid = get_pid(addr);
 
     let started = Instant::now();
@@ -410,6 +413,17 @@ fn worker_with_a_blocked_loop_is_replaced_after_the_healthcheck_timeout() {
         blocked.join().expect("client thread").is_err(),
         "the blocked request cannot succeed"
     );
+}
+
+#[test]
+fn worker_with_a_blocked_loop_is_replaced_after_the_healthcheck_timeout() {
+    blocked_worker_is_replaced(&["--runtime", "current-thread"]);
+}
+
+#[test]
+fn worker_with_one_blocked_runtime_thread_is_replaced_too() {
+    // The heartbeat task runs on the other thread; the stall watchdog tells it.
+    blocked_worker_is_replaced(&["--runtime", "multi-thread", "--threads", "2"]);
 }
 
 #[test]
