@@ -37,6 +37,10 @@ use crate::stall;
 const LINGER_TIME: Duration = Duration::from_secs(1);
 const LINGER_BYTES: usize = 1024 * 1024;
 
+/// How long a connection accepted just before shutdown may take to send its
+/// first request (which is then served, with `Connection: close`).
+const FIRST_REQUEST_GRACE: Duration = Duration::from_secs(1);
+
 /// Serves one HTTP/1.1 connection until it closes.
 ///
 /// `buffered` holds bytes already read from `io` (by protocol detection).
@@ -246,7 +250,11 @@ where
     if !empty && let Some(Some(result)) = shared.with(ConnIo::try_parse_head) {
         return result;
     }
-    if shutdown.is_shutdown() {
+    // A connection accepted just before shutdown began has its first request
+    // on the way: closing it unread would fail a request that a HUP or a
+    // recycled worker promised to serve, so it gets a moment to arrive.
+    let mut grace = first && shutdown.is_shutdown();
+    if shutdown.is_shutdown() && !first {
         return HeadResult::Close;
     }
     let mut idle = !first && empty;
@@ -255,7 +263,9 @@ where
     } else {
         ctx.config.timeout_request_head
     };
-    timer.set(Instant::now() + wait);
+    let deadline = Instant::now() + wait;
+    let grace_deadline = || deadline.min(Instant::now() + FIRST_REQUEST_GRACE);
+    timer.set(if grace { grace_deadline() } else { deadline });
     loop {
         tokio::select! {
             biased;
@@ -276,7 +286,13 @@ where
                 }
                 return HeadResult::Close;
             }
-            () = shutdown_signal.as_mut() => return HeadResult::Close,
+            () = shutdown_signal.as_mut(), if !grace => {
+                if !first {
+                    return HeadResult::Close;
+                }
+                grace = true;
+                timer.set(grace_deadline());
+            }
         }
     }
 }
