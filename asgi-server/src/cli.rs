@@ -491,6 +491,43 @@ mod tests {
     }
 
     #[test]
+    fn supervisor_options_map_into_config() {
+        let defaults = Cli::try_parse_from(["asgi-server"])
+            .unwrap()
+            .server
+            .into_config();
+        let args = [
+            "asgi-server",
+            "--workers",
+            "3",
+            "--reuse-port",
+            "--timeout-worker-healthcheck",
+            "2.5",
+            "--limit-max-requests-jitter",
+            "7",
+            "--warn-loop-stall",
+            "0",
+        ];
+        let config = Cli::try_parse_from(args).unwrap().server.into_config();
+
+        assert_eq!(defaults.workers, None);
+        assert_eq!(defaults.warn_loop_stall, Some(Duration::from_millis(100)));
+        assert_eq!(
+            defaults.timeout_worker_healthcheck,
+            Config::default().timeout_worker_healthcheck
+        );
+        assert_eq!(config.workers, Some(3));
+        assert!(config.reuse_port);
+        assert_eq!(
+            config.timeout_worker_healthcheck,
+            Duration::from_millis(2500)
+        );
+        assert_eq!(config.limit_max_requests_jitter, 7);
+        assert_eq!(config.warn_loop_stall, None);
+        assert!(Cli::try_parse_from(["asgi-server", "--workers", "0"]).is_err());
+    }
+
+    #[test]
     fn bad_values_are_rejected() {
         for bad in [
             ["--header", "nocolon"],

@@ -98,6 +98,26 @@ pub(crate) fn recv_listener(channel: impl AsFd) -> io::Result<Option<OwnedFd>> {
     }
 }
 
+/// Hands every byte the worker sends to `deliver` until the channel closes
+/// or `deliver` returns `false`.
+pub(crate) async fn read_messages(
+    mut read: tokio::net::unix::OwnedReadHalf,
+    mut deliver: impl FnMut(u8) -> bool,
+) {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 64];
+    loop {
+        match read.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => {
+                if !buf[..n].iter().all(|&byte| deliver(byte)) {
+                    return;
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

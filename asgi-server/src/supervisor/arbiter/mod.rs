@@ -5,23 +5,24 @@
 //! keep dying young) and retires the oldest while more do. Replacing a worker
 //! (HUP, `--limit-max-requests`) marks it outgoing and starts its successor;
 //! only when the successor reports ready does the old one get TERM.
+//! `health`: the periodic checks (heartbeat, kill deadlines, pings).
+
+mod health;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io;
 use std::os::fd::AsFd;
-use std::process::{ExitCode, ExitStatus};
+use std::process::ExitStatus;
 use std::time::Duration;
 
-use asgi_core::ServerAddr;
 use rustix::process::Signal;
-use tokio::io::AsyncReadExt;
-use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::unix::OwnedWriteHalf;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::heartbeat::{PING, READY, RECYCLE};
+use super::heartbeat::{self, READY, RECYCLE};
 use super::process::{Launcher, describe, send_signal};
-use super::signals::{Command, Signals};
+use super::signals::Command;
 use crate::cli::EXIT_STARTUP_FAILURE;
 use crate::config::Config;
 use crate::listener::Listener;
@@ -35,7 +36,7 @@ const BACKOFF_MAX: Duration = Duration::from_secs(10);
 /// How long a worker sent SIGABRT, or past its graceful shutdown, has before SIGKILL.
 const KILL_GRACE: Duration = Duration::from_secs(5);
 /// How often the loop checks deadlines.
-const TICK: Duration = Duration::from_millis(100);
+pub(super) const TICK: Duration = Duration::from_millis(100);
 
 /// Where a worker is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,8 +75,9 @@ impl Worker {
     }
 }
 
+/// What the per-worker tasks report.
 #[derive(Debug)]
-enum Event {
+pub(super) enum Event {
     Message(u64, u8),
     Exited(u64, io::Result<ExitStatus>),
 }
@@ -86,7 +88,8 @@ struct Stopping {
     code: u8,
 }
 
-struct Arbiter {
+/// The supervisor's state: its workers and what it is doing with them.
+pub(super) struct Arbiter {
     config: Config,
     launcher: Launcher,
     listener: Option<Listener>,
@@ -103,77 +106,43 @@ struct Arbiter {
     last_ping: Instant,
 }
 
-/// Binds, starts the workers and supervises them until stopped.
-pub(super) async fn run(config: Config) -> ExitCode {
-    tracing::info!("Started parent process [{}]", std::process::id());
-    // With --reuse-port each worker binds its own TCP socket; a socket here
-    // would take its share of connections and never accept them.
-    let listener = if config.reuse_port && config.uds.is_none() {
-        None
-    } else {
-        match Listener::bind(&config).await {
-            Ok(listener) => Some(listener),
-            Err(error) => {
-                tracing::error!("{error}");
-                return ExitCode::FAILURE;
-            }
-        }
-    };
-    match listener.as_ref().and_then(Listener::server_addr) {
-        Some(ServerAddr::Tcp(addr)) => tracing::info!("Supervisor listening on http://{addr}"),
-        Some(addr) => tracing::info!("Supervisor listening on {addr}"),
-        None => tracing::info!(
-            "Workers bind {}:{} with SO_REUSEPORT",
-            config.host,
-            config.port
-        ),
-    }
-    let (mut signals, launcher) = match (Signals::install(), Launcher::current()) {
-        (Ok(signals), Ok(launcher)) => (signals, launcher),
-        (Err(error), _) | (_, Err(error)) => {
-            tracing::error!("cannot start the supervisor: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let (events, mut received) = mpsc::unbounded_channel();
-    let now = Instant::now();
-    let healthcheck = config.timeout_worker_healthcheck;
-    let mut arbiter = Arbiter {
-        target: config.workers.unwrap_or(1).max(1),
-        ping_every: (healthcheck / 4).clamp(Duration::from_millis(100), Duration::from_secs(5)),
-        config,
-        launcher,
-        listener,
-        workers: BTreeMap::new(),
-        next_id: 1,
-        events,
-        reload: VecDeque::new(),
-        failures: 0,
-        respawn_at: now,
-        stopping: None,
-        last_ping: now,
-    };
-    let mut ticker = tokio::time::interval(TICK);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        arbiter.reconcile(Instant::now());
-        if let Some(stopping) = &arbiter.stopping
-            && arbiter.workers.is_empty()
-        {
-            tracing::info!("Stopping parent process [{}]", std::process::id());
-            return ExitCode::from(stopping.code);
-        }
-        tokio::select! {
-            command = signals.recv() => arbiter.on_signal(command, Instant::now()),
-            Some(event) = received.recv() => arbiter.on_event(event, Instant::now()),
-            _ = ticker.tick() => arbiter.on_tick(Instant::now()),
-        }
-    }
-}
-
 impl Arbiter {
+    /// A supervisor with no worker yet; the first [`reconcile`](Self::reconcile) starts them.
+    pub(super) fn new(
+        config: Config,
+        launcher: Launcher,
+        listener: Option<Listener>,
+        events: mpsc::UnboundedSender<Event>,
+    ) -> Self {
+        let now = Instant::now();
+        let healthcheck = config.timeout_worker_healthcheck;
+        Self {
+            target: config.workers.unwrap_or(1).max(1),
+            ping_every: (healthcheck / 4).clamp(Duration::from_millis(100), Duration::from_secs(5)),
+            config,
+            launcher,
+            listener,
+            workers: BTreeMap::new(),
+            next_id: 1,
+            events,
+            reload: VecDeque::new(),
+            failures: 0,
+            respawn_at: now,
+            stopping: None,
+            last_ping: now,
+        }
+    }
+
+    /// The exit status, once stopping is complete (every worker gone).
+    pub(super) fn finished(&self) -> Option<u8> {
+        self.stopping
+            .as_ref()
+            .filter(|_| self.workers.is_empty())
+            .map(|stopping| stopping.code)
+    }
+
     /// Starts, replaces or retires workers until the count matches the target.
-    fn reconcile(&mut self, now: Instant) {
+    pub(super) fn reconcile(&mut self, now: Instant) {
         if self.stopping.is_some() || now < self.respawn_at {
             return;
         }
@@ -235,7 +204,10 @@ impl Arbiter {
         };
         let pid = child.id().unwrap_or(0);
         let events = self.events.clone();
-        tokio::spawn(read_messages(id, read, events.clone()));
+        let forward = events.clone();
+        tokio::spawn(heartbeat::read_messages(read, move |byte| {
+            forward.send(Event::Message(id, byte)).is_ok()
+        }));
         tokio::spawn(async move {
             let status = child.wait().await;
             let _ = events.send(Event::Exited(id, status));
@@ -310,7 +282,7 @@ impl Arbiter {
         self.respawn_at = now + delay;
     }
 
-    fn on_signal(&mut self, command: Command, now: Instant) {
+    pub(super) fn on_signal(&mut self, command: Command, now: Instant) {
         match command {
             Command::Stop if self.stopping.is_some() => {
                 tracing::warn!("Second signal: killing the workers");
@@ -355,7 +327,7 @@ impl Arbiter {
         }
     }
 
-    fn on_event(&mut self, event: Event, now: Instant) {
+    pub(super) fn on_event(&mut self, event: Event, now: Instant) {
         match event {
             Event::Message(id, byte) => self.on_message(id, byte, now),
             Event::Exited(id, status) => self.on_exit(id, status, now),
@@ -432,97 +404,6 @@ impl Arbiter {
         {
             previous.state = State::Ready;
             self.reload.push_front(old);
-        }
-    }
-
-    fn on_tick(&mut self, now: Instant) {
-        if let Some(Stopping {
-            deadline: Some(deadline),
-            ..
-        }) = self.stopping
-            && now >= deadline
-        {
-            tracing::warn!(
-                "Workers still running after the graceful shutdown period: killing them"
-            );
-            self.stopping.as_mut().expect("checked above").deadline = None;
-            self.kill_all(now);
-        }
-        let healthcheck = self.config.timeout_worker_healthcheck;
-        let graceful = self.config.timeout_graceful_shutdown;
-        for worker in self.workers.values_mut() {
-            match worker.state {
-                _ if worker.serving()
-                    && !healthcheck.is_zero()
-                    && now.duration_since(worker.last_seen) > healthcheck =>
-                {
-                    tracing::error!(
-                        "Worker [{}] has not answered the heartbeat for {:.1} s (its event loop is blocked?); sending SIGABRT",
-                        worker.pid,
-                        now.duration_since(worker.last_seen).as_secs_f64()
-                    );
-                    send_signal(worker.pid, Signal::ABORT);
-                    worker.state = State::Killing {
-                        since: now,
-                        killed: false,
-                    };
-                }
-                State::Killing {
-                    since,
-                    killed: false,
-                } if now.duration_since(since) > KILL_GRACE => {
-                    tracing::error!("Worker [{}] still running; sending SIGKILL", worker.pid);
-                    send_signal(worker.pid, Signal::KILL);
-                    worker.state = State::Killing {
-                        since,
-                        killed: true,
-                    };
-                }
-                State::Retiring(since)
-                    if self.stopping.is_none()
-                        && graceful.is_some_and(|limit| {
-                            now.duration_since(since) > limit + KILL_GRACE
-                        }) =>
-                {
-                    tracing::warn!(
-                        "Worker [{}] still draining past the graceful shutdown period; sending SIGKILL",
-                        worker.pid
-                    );
-                    send_signal(worker.pid, Signal::KILL);
-                    worker.state = State::Killing {
-                        since: now,
-                        killed: true,
-                    };
-                }
-                _ => {}
-            }
-        }
-        if now.duration_since(self.last_ping) >= self.ping_every {
-            self.last_ping = now;
-            for worker in self.workers.values() {
-                if matches!(worker.state, State::Starting) || worker.serving() {
-                    // A full buffer means the worker is not reading: the
-                    // heartbeat timeout deals with that, so a lost ping is fine.
-                    let _ = worker.writer.try_write(&[PING]);
-                }
-            }
-        }
-    }
-}
-
-/// Forwards every byte a worker sends until its channel closes.
-async fn read_messages(id: u64, mut read: OwnedReadHalf, events: mpsc::UnboundedSender<Event>) {
-    let mut buf = [0u8; 64];
-    loop {
-        match read.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => {
-                for &byte in &buf[..n] {
-                    if events.send(Event::Message(id, byte)).is_err() {
-                        return;
-                    }
-                }
-            }
         }
     }
 }
