@@ -51,6 +51,12 @@ async fn supervise(config: Config) -> ExitCode {
     // With --reuse-port each worker binds its own TCP socket; a socket here
     // would take its share of connections and never accept them.
     let listener = if config.reuse_port && config.uds.is_none() {
+        if config.port == 0 && config.fd.is_none() {
+            tracing::error!(
+                "--reuse-port needs a fixed --port: with 0 each worker would get its own"
+            );
+            return ExitCode::FAILURE;
+        }
         None
     } else {
         match Listener::bind(&config).await {

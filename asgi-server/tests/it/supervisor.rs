@@ -55,7 +55,12 @@ struct Process {
 impl Process {
     fn start(args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(app_binary())
-            .args(["--host", "127.0.0.1", "--port", "0", "--no-access-log"])
+            .args(["--host", "127.0.0.1", "--no-access-log"])
+            .args(if args.contains(&"--port") {
+                &[][..]
+            } else {
+                &["--port", "0"][..]
+            })
             .args(args)
             .envs(env.iter().copied())
             .env("NO_COLOR", "1")
@@ -130,6 +135,11 @@ impl Process {
         let deadline = Instant::now() + limit;
         loop {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
+                // Let the readers take in the last lines (bounded: an orphaned
+                // worker could hold the pipes open).
+                wait_until(Duration::from_secs(2), || {
+                    self.readers.iter().all(JoinHandle::is_finished)
+                });
                 return status;
             }
             assert!(
@@ -502,4 +512,47 @@ fn term_drains_in_flight_requests_then_exits_0() {
         .expect("the in-flight request completes");
     assert_eq!((code, body.as_str()), (200, "slow"));
     assert!(children(process.pid()).is_empty());
+}
+
+#[test]
+fn reuse_port_workers_each_bind_and_share_the_port() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+        .to_string();
+    let process = Process::start(&["--workers", "2", "--reuse-port", "--port", &port], &[]);
+    process.wait_for("is ready", 2);
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+
+    let mut pids = std::collections::BTreeSet::new();
+    let both = wait_until(LIMIT, || {
+        pids.insert(get_pid(addr));
+        pids.len() == 2
+    });
+
+    assert!(
+        both,
+        "one worker served everything: {pids:?}\n{}",
+        process.log()
+    );
+    assert!(
+        process.log().contains("with SO_REUSEPORT"),
+        "{}",
+        process.log()
+    );
+}
+
+#[test]
+fn reuse_port_without_a_fixed_port_is_refused() {
+    let mut process = Process::start(&["--workers", "2", "--reuse-port"], &[]);
+
+    let status = process.wait_exit(LIMIT);
+
+    assert_eq!(status.code(), Some(1), "{}", process.log());
+    assert!(
+        process.log().contains("needs a fixed --port"),
+        "{}",
+        process.log()
+    );
 }
