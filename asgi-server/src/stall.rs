@@ -34,11 +34,26 @@ static SLOTS: Mutex<Vec<Weak<Slot>>> = Mutex::new(Vec::new());
 /// Whether the watchdog sees a runtime thread stuck in one poll past the threshold.
 static STUCK: AtomicBool = AtomicBool::new(false);
 
-/// Ids that tell one request's label from the next.
-static NEXT_REQUEST: AtomicU64 = AtomicU64::new(1);
+/// Numbers threads, so that request ids made per thread are unique.
+static NEXT_THREAD: AtomicU64 = AtomicU64::new(1);
 
 thread_local! {
     static SLOT: Arc<Slot> = Slot::register();
+    /// The next request id of this thread: the thread's number in the high
+    /// bits, a counter in the low ones (no shared counter to contend on).
+    static NEXT_REQUEST: std::cell::Cell<u64> =
+        std::cell::Cell::new(NEXT_THREAD.fetch_add(1, Ordering::Relaxed) << 40);
+}
+
+/// An id that tells one request's label from the next.
+fn request_id() -> u64 {
+    NEXT_REQUEST
+        .try_with(|next| {
+            let id = next.get() + 1;
+            next.set(id);
+            id
+        })
+        .unwrap_or(0)
 }
 
 /// What one thread is polling.
@@ -105,7 +120,7 @@ pub(crate) async fn track<F: Future>(label: Option<Label>, future: F) -> F::Outp
     let Some(label) = label else {
         return future.await;
     };
-    let id = NEXT_REQUEST.fetch_add(1, Ordering::Relaxed);
+    let id = request_id();
     let mut future = pin!(future);
     poll_fn(|cx| {
         let _polling = Polling::enter(id, &label);
