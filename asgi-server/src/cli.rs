@@ -160,6 +160,26 @@ pub struct ServerArgs {
     /// Client certificates: 0 not asked for, 1 optional, 2 required (mutual TLS; needs --ssl-ca-certs).
     #[arg(long, env = "ASGI_SSL_CERT_REQS", default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=2))]
     pub ssl_cert_reqs: u8,
+    /// Run this many worker processes under a supervisor (which binds the socket once) [default: serve in this process].
+    #[arg(long, env = "WEB_CONCURRENCY", value_parser = clap::value_parser!(u16).range(1..))]
+    pub workers: Option<u16>,
+    /// With --workers: each worker binds its own SO_REUSEPORT socket instead of sharing one.
+    #[arg(long, env = "ASGI_REUSE_PORT")]
+    pub reuse_port: bool,
+    /// With --workers: replace a worker whose event loop has not answered the heartbeat for this many seconds (0 disables).
+    #[arg(long, env = "ASGI_TIMEOUT_WORKER_HEALTHCHECK", default_value = "30", value_parser = parse_seconds)]
+    pub timeout_worker_healthcheck: Duration,
+    /// With --workers: add a random 0..=N to each worker's --limit-max-requests.
+    #[arg(long, env = "ASGI_LIMIT_MAX_REQUESTS_JITTER", default_value_t = 0)]
+    pub limit_max_requests_jitter: u64,
+    /// Warn when the event loop gets no turn for this many milliseconds, naming the request being polled (0 disables).
+    #[arg(
+        long,
+        env = "ASGI_WARN_LOOP_STALL",
+        value_name = "MS",
+        default_value_t = 100
+    )]
+    pub warn_loop_stall: u64,
 }
 
 /// `--http`.
@@ -267,6 +287,12 @@ impl ServerArgs {
                 1 => ClientCertMode::Optional,
                 _ => ClientCertMode::Required,
             },
+            workers: self.workers.map(usize::from),
+            reuse_port: self.reuse_port,
+            timeout_worker_healthcheck: self.timeout_worker_healthcheck,
+            limit_max_requests_jitter: self.limit_max_requests_jitter,
+            warn_loop_stall: (self.warn_loop_stall > 0)
+                .then(|| Duration::from_millis(self.warn_loop_stall)),
             ..Config::default()
         };
         config.websocket.max_size = self.ws_max_size;
@@ -296,9 +322,32 @@ pub fn run(app: impl App) -> ExitCode {
 }
 
 /// [`run`] with settings from elsewhere (an app's own parser that flattens [`ServerArgs`]).
+///
+/// With [`Config::workers`] set, this process becomes a supervisor: it binds
+/// the socket and starts that many workers by running this same binary with
+/// the same arguments (so the app must build the same `Config` from them).
+/// A worker serves `app`; the supervisor never calls it.
 pub fn run_with(config: Config, app: impl App) -> ExitCode {
     init_logging(config.log_level);
-    match serve_blocking(config, app) {
+    #[cfg(unix)]
+    if let Some(worker) = crate::supervisor::Worker::from_env() {
+        return worker.run(config, app);
+    }
+    #[cfg(unix)]
+    if config.workers.is_some() {
+        return crate::supervisor::run(config);
+    }
+    #[cfg(not(unix))]
+    if config.workers.is_some() {
+        tracing::error!("--workers needs a Unix platform");
+        return ExitCode::FAILURE;
+    }
+    exit_code(serve_blocking(config, app))
+}
+
+/// The exit status for how serving ended.
+pub(crate) fn exit_code(served: Result<(), Error>) -> ExitCode {
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) if error.is_lifespan() => ExitCode::from(EXIT_STARTUP_FAILURE),
         Err(error) => {
@@ -310,10 +359,19 @@ pub fn run_with(config: Config, app: impl App) -> ExitCode {
 
 /// Builds the runtime `config` asks for and serves `app` on it until a signal.
 ///
+/// Also watches the event loop for stalls (`--warn-loop-stall`).
+///
 /// # Errors
 ///
 /// As [`Server::serve`], plus [`Error::is_io`] if the runtime cannot be built.
 pub fn serve_blocking(config: Config, app: impl App) -> Result<(), Error> {
+    let runtime = build_runtime(&config)?;
+    let _watchdog = crate::stall::Watchdog::start(config.warn_loop_stall, runtime.handle());
+    runtime.block_on(Server::new(config).serve(app))
+}
+
+/// The tokio runtime `--runtime` and `--threads` ask for.
+pub(crate) fn build_runtime(config: &Config) -> Result<tokio::runtime::Runtime, Error> {
     let mut builder = match config.runtime {
         RuntimeFlavor::MultiThread => {
             let mut builder = tokio::runtime::Builder::new_multi_thread();
@@ -324,8 +382,7 @@ pub fn serve_blocking(config: Config, app: impl App) -> Result<(), Error> {
         }
         RuntimeFlavor::CurrentThread => tokio::runtime::Builder::new_current_thread(),
     };
-    let runtime = builder.enable_all().build().map_err(Error::io)?;
-    runtime.block_on(Server::new(config).serve(app))
+    builder.enable_all().build().map_err(Error::io)
 }
 
 /// Installs a `tracing` subscriber writing to stderr at `level` (or `RUST_LOG`), unless one is set already.
@@ -486,6 +543,43 @@ mod tests {
         assert_eq!(config.ssl_keyfile.as_deref(), Some(Path::new("key.pem")));
         assert_eq!(config.ssl_ca_certs.as_deref(), Some(Path::new("ca.pem")));
         assert_eq!(config.ssl_cert_reqs, ClientCertMode::Required);
+    }
+
+    #[test]
+    fn supervisor_options_map_into_config() {
+        let defaults = Cli::try_parse_from(["asgi-server"])
+            .unwrap()
+            .server
+            .into_config();
+        let args = [
+            "asgi-server",
+            "--workers",
+            "3",
+            "--reuse-port",
+            "--timeout-worker-healthcheck",
+            "2.5",
+            "--limit-max-requests-jitter",
+            "7",
+            "--warn-loop-stall",
+            "0",
+        ];
+        let config = Cli::try_parse_from(args).unwrap().server.into_config();
+
+        assert_eq!(defaults.workers, None);
+        assert_eq!(defaults.warn_loop_stall, Some(Duration::from_millis(100)));
+        assert_eq!(
+            defaults.timeout_worker_healthcheck,
+            Config::default().timeout_worker_healthcheck
+        );
+        assert_eq!(config.workers, Some(3));
+        assert!(config.reuse_port);
+        assert_eq!(
+            config.timeout_worker_healthcheck,
+            Duration::from_millis(2500)
+        );
+        assert_eq!(config.limit_max_requests_jitter, 7);
+        assert_eq!(config.warn_loop_stall, None);
+        assert!(Cli::try_parse_from(["asgi-server", "--workers", "0"]).is_err());
     }
 
     #[test]

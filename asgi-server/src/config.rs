@@ -93,6 +93,21 @@ pub struct Config {
     pub ssl_ca_certs: Option<PathBuf>,
     /// `--ssl-cert-reqs`: whether a client certificate is asked for.
     pub ssl_cert_reqs: ClientCertMode,
+    /// `--workers`: run this many worker processes under a supervisor
+    /// (default `None`: serve in this process). See [`run_with`](crate::run_with).
+    pub workers: Option<usize>,
+    /// `--reuse-port`: with workers, each binds its own `SO_REUSEPORT` socket
+    /// instead of sharing the supervisor's.
+    pub reuse_port: bool,
+    /// `--timeout-worker-healthcheck`: replace a worker whose event loop has
+    /// not answered the supervisor's heartbeat for this long (default 30 s).
+    pub timeout_worker_healthcheck: Duration,
+    /// `--limit-max-requests-jitter`: add a random 0..=N to each worker's
+    /// `--limit-max-requests`, so that workers do not all recycle at once.
+    pub limit_max_requests_jitter: u64,
+    /// `--warn-loop-stall`: warn when the event loop gets no turn for this long,
+    /// naming the request being polled (default 100 ms; `None` disables it).
+    pub warn_loop_stall: Option<Duration>,
 }
 
 impl Default for Config {
@@ -129,6 +144,11 @@ impl Default for Config {
             ssl_keyfile_password: None,
             ssl_ca_certs: None,
             ssl_cert_reqs: ClientCertMode::None,
+            workers: None,
+            reuse_port: false,
+            timeout_worker_healthcheck: Duration::from_secs(30),
+            limit_max_requests_jitter: 0,
+            warn_loop_stall: Some(Duration::from_millis(100)),
         }
     }
 }

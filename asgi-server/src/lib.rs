@@ -52,6 +52,8 @@
 //! - `protocol`: `serve_connection` picks the HTTP version (`--http`, the
 //!   HTTP/2 preface); `tls`: the rustls handshake, ALPN and the `tls` extension.
 //! - `protocol::websocket`: WebSocket connections after the upgrade.
+//! - `supervisor`: `--workers`: the supervisor process and the worker side.
+//! - `stall`: `--warn-loop-stall`, the event-loop stall watchdog.
 
 mod cli;
 mod config;
@@ -61,6 +63,9 @@ mod listener;
 mod protocol;
 mod server;
 mod shutdown;
+mod stall;
+#[cfg(unix)]
+mod supervisor;
 mod tls;
 
 pub use self::cli::{

@@ -20,6 +20,9 @@ pub(crate) enum Listener {
     Tcp(TcpListener),
     #[cfg(unix)]
     Unix(UnixListener, PathBuf),
+    /// A Unix socket inherited from the supervisor, which removes the file.
+    #[cfg(unix)]
+    InheritedUnix(UnixListener, PathBuf),
 }
 
 /// An accepted connection.
@@ -52,12 +55,18 @@ impl Listener {
                 io::Error::new(io::ErrorKind::NotFound, "host has no address"),
             )
         })?;
-        Self::bind_tcp(addr, config.backlog).map_err(|error| Error::bind(what, error))
+        Self::bind_tcp(addr, config.backlog, config.reuse_port)
+            .map_err(|error| Error::bind(what, error))
     }
 
-    fn bind_tcp(addr: SocketAddr, backlog: u32) -> io::Result<Self> {
+    fn bind_tcp(addr: SocketAddr, backlog: u32, reuse_port: bool) -> io::Result<Self> {
         let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
         socket.set_reuse_address(true)?;
+        // --reuse-port: every worker binds its own socket and the kernel balances between them.
+        #[cfg(all(unix, not(target_os = "solaris"), not(target_os = "illumos")))]
+        if reuse_port {
+            socket.set_reuse_port(true)?;
+        }
         socket.set_nonblocking(true)?;
         socket.bind(&addr.into())?;
         socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
@@ -134,12 +143,36 @@ impl Listener {
         Err(Error::config(format!("--fd {fd} needs a Unix platform")))
     }
 
+    /// Adopts a listening socket the supervisor passed to this worker.
+    #[cfg(unix)]
+    pub(crate) fn from_inherited(fd: std::os::fd::OwnedFd) -> io::Result<Self> {
+        let socket = Socket::from(fd);
+        socket.set_nonblocking(true)?;
+        let local = socket.local_addr()?;
+        if local.as_socket().is_some() {
+            return Ok(Listener::Tcp(TcpListener::from_std(socket.into())?));
+        }
+        let path = local.as_pathname().map(PathBuf::from).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "inherited socket is neither TCP nor a Unix socket with a path",
+            )
+        })?;
+        let listener = std::os::unix::net::UnixListener::from(std::os::fd::OwnedFd::from(socket));
+        Ok(Listener::InheritedUnix(
+            UnixListener::from_std(listener)?,
+            path,
+        ))
+    }
+
     /// The address connections arrive on, as `scope["server"]` gives it.
     pub(crate) fn server_addr(&self) -> Option<ServerAddr> {
         match self {
             Listener::Tcp(listener) => listener.local_addr().ok().map(ServerAddr::Tcp),
             #[cfg(unix)]
-            Listener::Unix(_, path) => Some(ServerAddr::Unix(Arc::from(path.as_path()))),
+            Listener::Unix(_, path) | Listener::InheritedUnix(_, path) => {
+                Some(ServerAddr::Unix(Arc::from(path.as_path())))
+            }
         }
     }
 
@@ -153,7 +186,19 @@ impl Listener {
                 Ok(Accepted::Tcp(stream, peer))
             }
             #[cfg(unix)]
-            Listener::Unix(listener, _) => Ok(Accepted::Unix(listener.accept().await?.0)),
+            Listener::Unix(listener, _) | Listener::InheritedUnix(listener, _) => {
+                Ok(Accepted::Unix(listener.accept().await?.0))
+            }
+        }
+    }
+}
+
+#[cfg(unix)]
+impl std::os::fd::AsFd for Listener {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        match self {
+            Listener::Tcp(listener) => listener.as_fd(),
+            Listener::Unix(listener, _) | Listener::InheritedUnix(listener, _) => listener.as_fd(),
         }
     }
 }

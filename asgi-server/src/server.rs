@@ -75,11 +75,21 @@ impl Server {
     ///
     /// [`Error::is_bind`] if the address cannot be bound.
     pub async fn bind(self) -> Result<BoundServer, Error> {
+        // TLS files are read before binding, so a bad key fails fast.
         let tls = TlsSettings::load(&self.config)?;
         let listener = Listener::bind(&self.config).await?;
+        Ok(self.with_listener(listener, tls))
+    }
+
+    /// A server on a listener bound elsewhere (a worker's inherited socket).
+    pub(crate) fn with_listener(
+        self,
+        listener: Listener,
+        tls: Option<Arc<TlsSettings>>,
+    ) -> BoundServer {
         let (trigger, shutdown) = shutdown::channel();
         let (force_trigger, force) = shutdown::channel();
-        Ok(BoundServer {
+        BoundServer {
             config: Arc::new(self.config),
             listener,
             tls,
@@ -87,8 +97,19 @@ impl Server {
             shutdown,
             force_trigger: Arc::new(force_trigger),
             force,
-        })
+            hooks: Hooks::default(),
+        }
     }
+}
+
+/// What a supervised worker needs to learn from its server.
+#[derive(Debug, Default)]
+pub(crate) struct Hooks {
+    /// Told once lifespan startup has completed and connections are accepted.
+    pub(crate) ready: Option<tokio::sync::oneshot::Sender<()>>,
+    /// Flipped by `--limit-max-requests` instead of a graceful shutdown, so
+    /// that the supervisor starts a replacement before this worker retires.
+    pub(crate) max_requests: Option<Arc<ShutdownTrigger>>,
 }
 
 /// A server whose socket is bound; [`serve`](Self::serve) runs it.
@@ -101,6 +122,7 @@ pub struct BoundServer {
     shutdown: Shutdown,
     force_trigger: Arc<ShutdownTrigger>,
     force: Shutdown,
+    hooks: Hooks,
 }
 
 /// Stops a running server: gracefully, or at once.
@@ -148,6 +170,11 @@ impl BoundServer {
         self.listener.server_addr()
     }
 
+    /// Sets what a supervised worker learns from this server.
+    pub(crate) fn set_hooks(&mut self, hooks: Hooks) {
+        self.hooks = hooks;
+    }
+
     /// A handle that shuts the server down.
     #[must_use]
     pub fn handle(&self) -> ServerHandle {
@@ -176,6 +203,7 @@ impl BoundServer {
             mut shutdown,
             force_trigger: _,
             mut force,
+            hooks,
         } = self;
         let app: SharedApp = Arc::new(app);
         let pid = std::process::id();
@@ -201,7 +229,7 @@ impl BoundServer {
             connections: AtomicUsize::new(0),
             in_flight: AtomicUsize::new(0),
             requests: AtomicU64::new(0),
-            trigger: trigger.clone(),
+            trigger: hooks.max_requests.unwrap_or_else(|| trigger.clone()),
         });
         match &server_addr {
             Some(ServerAddr::Tcp(addr)) => {
@@ -210,6 +238,9 @@ impl BoundServer {
             }
             Some(addr) => tracing::info!("Server running on {addr} (Press CTRL+C to quit)"),
             None => {}
+        }
+        if let Some(ready) = hooks.ready {
+            let _ = ready.send(());
         }
 
         let mut tasks = JoinSet::new();

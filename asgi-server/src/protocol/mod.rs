@@ -78,9 +78,21 @@ pub(crate) async fn serve_connection<I>(
             let mut io = io;
             let timeout = ctx.config.timeout_request_head;
             let mut waiting = shutdown.clone();
-            let sniffed = tokio::select! {
-                sniffed = tokio::time::timeout(timeout, sniff_preface(&mut io)) => sniffed,
-                () = waiting.wait() => return,
+            let sniffed = {
+                let sniff = tokio::time::timeout(timeout, sniff_preface(&mut io));
+                tokio::pin!(sniff);
+                tokio::select! {
+                sniffed = &mut sniff => sniffed,
+                () = waiting.wait() => {
+                    // Accepted before shutdown began: as HTTP/1.1 does, give the
+                    // client a short grace to send its first request, which is
+                    // then served with `Connection: close`.
+                    match tokio::time::timeout(http::h1::conn::FIRST_REQUEST_GRACE, &mut sniff).await {
+                        Ok(sniffed) => sniffed,
+                        Err(_) => return,
+                    }
+                }
+                }
             };
             match sniffed {
                 Ok(Ok((prefix, true))) => {

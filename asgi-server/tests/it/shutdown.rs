@@ -201,3 +201,53 @@ async fn pipelined_request_after_shutdown_is_not_served_on_a_closing_connection(
         .unwrap()
         .unwrap();
 }
+
+#[tokio::test]
+async fn connection_accepted_before_shutdown_gets_its_first_request_served() {
+    let server = support::serve(support::hello()).await;
+    let mut fresh = TcpStream::connect(server.addr).await.unwrap();
+    // Accepted, and waiting for its first request head, when shutdown begins.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    server.handle.shutdown();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    fresh
+        .write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        .await
+        .unwrap();
+    let raw = read_to_close(&mut fresh).await;
+    tokio::time::timeout(LIMIT, server.task)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+
+    let responses = parse_responses(&raw);
+    assert_eq!(responses.len(), 1, "{}", String::from_utf8_lossy(&raw));
+    assert_eq!(responses[0].status, 200);
+    assert_eq!(responses[0].header("connection"), Some("close"));
+}
+
+#[tokio::test]
+async fn silent_connection_accepted_before_shutdown_does_not_hold_it_up() {
+    let server = support::serve(support::hello()).await;
+    let mut silent = TcpStream::connect(server.addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = Instant::now();
+
+    server.handle.shutdown();
+    let rest = read_to_close(&mut silent).await;
+    tokio::time::timeout(LIMIT, server.task)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+
+    assert!(rest.is_empty());
+    // One short grace for its first request, not the 10 s head timeout.
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+}

@@ -52,7 +52,9 @@ pub(crate) fn over_concurrency_limit(ctx: &ServiceContext) -> bool {
 /// once the limit is reached.
 pub(crate) fn count_request(ctx: &ServiceContext) {
     if let Some(max) = ctx.config.limit_max_requests
-        && ctx.requests.fetch_add(1, Ordering::Relaxed) + 1 >= max
+        // `==`: fire once. Under the supervisor the trigger asks for a
+        // replacement and the worker keeps serving until it is ready.
+        && ctx.requests.fetch_add(1, Ordering::Relaxed) + 1 == max
     {
         tracing::warn!("maximum request limit of {max} exceeded; shutting down");
         ctx.trigger.trigger();

@@ -30,11 +30,16 @@ use super::timer::Timer;
 use crate::protocol::http::service;
 use crate::protocol::{ConnInfo, ServiceContext, websocket};
 use crate::shutdown::Shutdown;
+use crate::stall;
 
 /// How long, and how many bytes, to read and drop after an error response
 /// before closing, so that the client sees the response rather than a reset.
 const LINGER_TIME: Duration = Duration::from_secs(1);
 const LINGER_BYTES: usize = 1024 * 1024;
+
+/// How long a connection accepted just before shutdown may take to send its
+/// first request (which is then served, with `Connection: close`).
+pub(crate) const FIRST_REQUEST_GRACE: Duration = Duration::from_secs(1);
 
 /// Serves one HTTP/1.1 connection until it closes.
 ///
@@ -102,6 +107,7 @@ pub(crate) async fn serve<I>(
         let access = service::access_log_enabled(&ctx)
             .then(|| (head.method.clone(), head.target.clone(), head.version));
         shared.with(|c| c.cycle = cycle);
+        let stall_label = stall::label(&head.method, &head.target);
 
         let scope = cycle::http_scope(head, &info, &ctx);
         // The access log names the client as the app saw it (after proxy headers).
@@ -110,9 +116,8 @@ pub(crate) async fn serve<I>(
         let sender = Sender::new(shared.clone());
         let outcome = {
             let _in_flight = service::count_in_flight(&ctx);
-            AssertUnwindSafe(ctx.app.call(Scope::Http(scope), receiver, sender))
-                .catch_unwind()
-                .await
+            let call = AssertUnwindSafe(ctx.app.call(Scope::Http(scope), receiver, sender));
+            stall::track(stall_label, call.catch_unwind()).await
         };
 
         let (status, keep_alive, body_done) = shared
@@ -168,7 +173,11 @@ where
     if !empty && let Some(Some(result)) = shared.with(ConnIo::try_parse_head) {
         return result;
     }
-    if shutdown.is_shutdown() {
+    // A connection accepted just before shutdown began has its first request
+    // on the way: closing it unread would fail a request that a HUP or a
+    // recycled worker promised to serve, so it gets a moment to arrive.
+    let mut grace = first && shutdown.is_shutdown();
+    if shutdown.is_shutdown() && !first {
         return HeadResult::Close;
     }
     let mut idle = !first && empty;
@@ -177,7 +186,9 @@ where
     } else {
         ctx.config.timeout_request_head
     };
-    timer.set(Instant::now() + wait);
+    let deadline = Instant::now() + wait;
+    let grace_deadline = || deadline.min(Instant::now() + FIRST_REQUEST_GRACE);
+    timer.set(if grace { grace_deadline() } else { deadline });
     loop {
         tokio::select! {
             biased;
@@ -198,7 +209,13 @@ where
                 }
                 return HeadResult::Close;
             }
-            () = shutdown_signal.as_mut() => return HeadResult::Close,
+            () = shutdown_signal.as_mut(), if !grace => {
+                if !first {
+                    return HeadResult::Close;
+                }
+                grace = true;
+                timer.set(grace_deadline());
+            }
         }
     }
 }

@@ -21,6 +21,7 @@ use http::{HeaderMap, Method, StatusCode};
 use super::head;
 use crate::protocol::http::service;
 use crate::protocol::{ConnInfo, ServiceContext};
+use crate::stall;
 
 /// Serves one stream: runs the app on its scope and ends the stream.
 pub(super) async fn serve(
@@ -56,6 +57,7 @@ pub(super) async fn serve(
     service::count_request(&ctx);
 
     let scope = head::http_scope(&parts, &info, &ctx);
+    let stall_label = stall::label(&scope.method, &scope.target.raw_path);
     // The access log names the client as the app saw it (after proxy headers).
     let client = scope.client;
     let shared = Arc::new(Stream {
@@ -66,9 +68,8 @@ pub(super) async fn serve(
         let _in_flight = service::count_in_flight(&ctx);
         let receiver = Receiver::new(shared.clone());
         let sender = Sender::new(shared.clone());
-        AssertUnwindSafe(ctx.app.call(Scope::Http(scope), receiver, sender))
-            .catch_unwind()
-            .await
+        let call = AssertUnwindSafe(ctx.app.call(Scope::Http(scope), receiver, sender));
+        stall::track(stall_label, call.catch_unwind()).await
     };
     if matches!(outcome, Ok(Ok(()))) {
         // A body the app queued without waiting for it (a send future it
