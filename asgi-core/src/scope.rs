@@ -157,7 +157,9 @@ impl Target {
     /// query, as RFC 9112 section 3.2.2 tells a server to. An empty path becomes `/`.
     pub fn parse(target: Bytes) -> Self {
         let mut target = target;
-        if let Some(after_scheme) = find(&target, b"://") {
+        if let Some(after_scheme) = find(&target, b"://")
+            && is_scheme(&target[..after_scheme])
+        {
             let rest = target.slice(after_scheme + 3..);
             target = match rest.iter().position(|&b| b == b'/' || b == b'?') {
                 Some(i) => rest.slice(i..),
@@ -184,6 +186,14 @@ impl Target {
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// `scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )` (RFC 3986 section 3.1):
+/// so `://` in an origin-form path or query does not make it absolute-form.
+fn is_scheme(s: &[u8]) -> bool {
+    s.first().is_some_and(u8::is_ascii_alphabetic)
+        && s.iter()
+            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
 }
 
 /// The scope of one HTTP request (`type: "http"`).
@@ -331,6 +341,40 @@ mod tests {
             assert_eq!(target.raw_path, raw, "{input:?}");
             assert_eq!(target.query_string, query, "{input:?}");
         }
+    }
+
+    #[test]
+    fn target_login_next_http_url_and_proxy_http_path_stay_origin_form() {
+        // Found by fuzz/ (target_parse): `://` after the path's `/` was taken
+        // for absolute-form, so `/login?next=http://evil/admin` routed to `/admin`.
+        let cases: &[(&[u8], &str, &[u8])] = &[
+            (
+                b"/login?next=http://evil.example/admin",
+                "/login",
+                b"next=http://evil.example/admin",
+            ),
+            (
+                b"/proxy/http://upstream/x?y=1",
+                "/proxy/http://upstream/x",
+                b"y=1",
+            ),
+            (b"?u=http://a/b", "/", b"u=http://a/b"),
+            (b"/x://y", "/x://y", b""),
+        ];
+        for &(input, path, query) in cases {
+            let target = Target::parse(Bytes::from_static(input));
+
+            assert_eq!(
+                (&*target.path, &target.query_string[..]),
+                (path, query),
+                "{input:?}"
+            );
+        }
+        let absolute = Target::parse(Bytes::from_static(b"svn+ssh.1-x://host/p?q"));
+        assert_eq!(
+            (&*absolute.path, &absolute.query_string[..]),
+            ("/p", &b"q"[..])
+        );
     }
 
     #[test]

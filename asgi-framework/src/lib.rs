@@ -8,6 +8,10 @@ mod dispatch;
 mod error;
 mod exception;
 pub mod extract;
+/// Crate-private parsers for `fuzz/`: not a stable API.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod handler;
 mod json;
 mod lifespan;

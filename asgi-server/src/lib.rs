@@ -58,6 +58,10 @@
 mod cli;
 mod config;
 mod error;
+/// Crate-private parsers for `fuzz/`: not a stable API.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod lifespan;
 mod listener;
 mod protocol;

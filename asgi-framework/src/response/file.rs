@@ -9,7 +9,7 @@ use asgi_core::Headers;
 use http::header::{self, HeaderName, HeaderValue};
 use http::{Method, StatusCode};
 
-mod range;
+pub(crate) mod range;
 
 use self::range::{Ranges, multipart_ranges, parse_ranges, read_range};
 use super::{IntoResponse, Response};

@@ -1,6 +1,6 @@
 //! Responses: [`Response`], the [`IntoResponse`] conversion and the ready-made kinds.
 
-mod file;
+pub(crate) mod file;
 mod into_response;
 mod redirect;
 mod sse;

@@ -840,3 +840,166 @@ async fn accept_headers_reach_the_client() {
     assert_eq!(response.headers().get("x-session").unwrap(), "abc");
     assert!(response.headers().get("sec-websocket-protocol").is_none());
 }
+
+/// Accepts on `/ws`, closes before accepting (403) anywhere else, then waits
+/// for the disconnect.
+fn accept_on_ws_only() -> impl App {
+    app_fn(|scope, receive, send| async move {
+        let Scope::WebSocket(scope) = scope else {
+            return Err("websocket only".into());
+        };
+        receive.receive().await?;
+        if scope.path() == "/ws" {
+            send.send(WebSocketSend::accept()).await?;
+        } else {
+            send.send(WebSocketSend::close(1000)).await?;
+        }
+        while !matches!(
+            receive.receive().await?,
+            ReceiveEvent::WebSocket(WebSocketReceive::Disconnect { .. })
+        ) {}
+        Ok(())
+    })
+}
+
+/// Reads one response head from `stream`, byte by byte (no more).
+async fn read_head(stream: &mut TcpStream) -> String {
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        head.push(within(stream.read_u8()).await.unwrap());
+    }
+    String::from_utf8_lossy(&head).into_owned()
+}
+
+#[tokio::test]
+async fn handshake_responses_carry_server_date_and_extra_headers() {
+    let mut config = ws_config(quiet());
+    config.headers = vec![(
+        HeaderName::from_static("x-extra"),
+        HeaderValue::from_static("yes"),
+    )];
+    let server = support::serve_with(config, accept_on_ws_only()).await;
+    let mut accepted = TcpStream::connect(server.addr).await.unwrap();
+
+    accepted
+        .write_all(upgrade_request("13").as_bytes())
+        .await
+        .unwrap();
+    let accept_head = read_head(&mut accepted).await;
+    let forbidden = roundtrip(server.addr, &upgrade_request("13").replace("/ws", "/no")).await;
+    let wrong_version = roundtrip(server.addr, &upgrade_request("12")).await;
+
+    for reply in [&accept_head, &forbidden, &wrong_version] {
+        let (response, _) = support::parse_one(reply.as_bytes())
+            .unwrap_or_else(|| panic!("a response head: {reply}"));
+        assert_eq!(response.header("server"), Some("asgi-server"), "{reply}");
+        assert_eq!(response.header("x-extra"), Some("yes"), "{reply}");
+        let date = response.header("date").unwrap_or_else(|| panic!("{reply}"));
+        assert!(httpdate::parse_http_date(date).is_ok(), "{reply}");
+    }
+    assert!(accept_head.starts_with("HTTP/1.1 101 "), "{accept_head}");
+    assert!(forbidden.starts_with("HTTP/1.1 403 "), "{forbidden}");
+    assert!(
+        wrong_version.starts_with("HTTP/1.1 426 "),
+        "{wrong_version}"
+    );
+}
+
+#[tokio::test]
+async fn denial_response_keeps_the_apps_own_server_and_date() {
+    let app = app_fn(|_scope, receive, send| async move {
+        receive.receive().await?;
+        let headers = Headers::new()
+            .with(http::header::SERVER, HeaderValue::from_static("mine"))
+            .with(
+                http::header::DATE,
+                HeaderValue::from_static("Sun, 06 Nov 1994 08:49:37 GMT"),
+            );
+        send.send(WebSocketSend::HttpResponseStart {
+            status: StatusCode::UNAUTHORIZED,
+            headers,
+        })
+        .await?;
+        send.send(WebSocketSend::HttpResponseBody {
+            body: Bytes::from_static(b"no"),
+            more_body: false,
+        })
+        .await?;
+        Ok(())
+    });
+    let server = start(app).await;
+
+    let reply = roundtrip(server.addr, &upgrade_request("13")).await;
+
+    let responses = support::parse_responses(reply.as_bytes());
+    assert_eq!(responses.len(), 1, "{reply}");
+    assert_eq!(responses[0].status, 401);
+    assert_eq!(reply.matches("server: ").count(), 1, "{reply}");
+    assert_eq!(responses[0].header("server"), Some("mine"));
+    assert_eq!(reply.matches("date: ").count(), 1, "{reply}");
+    assert_eq!(
+        responses[0].header("date"),
+        Some("Sun, 06 Nov 1994 08:49:37 GMT")
+    );
+}
+
+#[tokio::test]
+async fn access_log_lines_look_like_uvicorns() {
+    use std::io::Write;
+
+    #[derive(Clone, Default)]
+    struct Capture(Arc<std::sync::Mutex<Vec<u8>>>);
+    impl Write for Capture {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let capture = Capture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let mut config = ws_config(quiet());
+    config.access_log = true;
+    let server = support::serve_with(config, accept_on_ws_only()).await;
+    let mut accepted = TcpStream::connect(server.addr).await.unwrap();
+    let accepted_local = accepted.local_addr().unwrap();
+    let mut refused = TcpStream::connect(server.addr).await.unwrap();
+    let refused_local = refused.local_addr().unwrap();
+
+    accepted
+        .write_all(
+            upgrade_request("13")
+                .replace("/ws", "/ws?room=1")
+                .as_bytes(),
+        )
+        .await
+        .unwrap();
+    read_head(&mut accepted).await;
+    refused
+        .write_all(upgrade_request("13").replace("/ws", "/no").as_bytes())
+        .await
+        .unwrap();
+    support::read_to_close(&mut refused).await;
+    drop(accepted);
+    server.stop().await.unwrap();
+
+    let logged = String::from_utf8_lossy(&capture.0.lock().unwrap()).into_owned();
+    assert!(
+        logged.contains(&format!(
+            "{accepted_local} - \"WebSocket /ws?room=1\" [accepted]"
+        )),
+        "{logged}"
+    );
+    assert!(
+        logged.contains(&format!("{refused_local} - \"WebSocket /no\" 403")),
+        "{logged}"
+    );
+}

@@ -19,7 +19,7 @@ const MAX_RANGES: usize = 32;
 
 /// What a `Range` header asks of a file.
 #[derive(Debug, PartialEq, Eq)]
-pub(super) enum Ranges {
+pub(crate) enum Ranges {
     /// Not a valid byte-range set: serve the whole file.
     Ignore,
     /// Valid, but no range overlaps the file: 416.
@@ -29,7 +29,7 @@ pub(super) enum Ranges {
 }
 
 /// Parses `bytes=0-99,200-,-50` against a file of `len` bytes (RFC 9110 section 14.1.2).
-pub(super) fn parse_ranges(header: &str, len: u64) -> Ranges {
+pub(crate) fn parse_ranges(header: &str, len: u64) -> Ranges {
     let Some((unit, set)) = header.split_once('=') else {
         return Ranges::Ignore;
     };

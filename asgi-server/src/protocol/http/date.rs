@@ -1,24 +1,31 @@
-//! The `Date` header value, formatted at most once a second per thread.
+//! The `Date` header field, formatted at most once a second per thread.
 
 use std::cell::RefCell;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Length of an IMF-fixdate: `Sun, 06 Nov 1994 08:49:37 GMT`.
-pub(crate) const DATE_LEN: usize = 29;
+const DATE_LEN: usize = 29;
+
+/// `date: ` before the value.
+const PREFIX: &[u8] = b"date: ";
+
+/// Length of the whole field line: `date: <IMF-fixdate>\r\n`.
+const FIELD_LEN: usize = PREFIX.len() + DATE_LEN + 2;
 
 struct CachedDate {
     second: u64,
-    bytes: [u8; DATE_LEN],
+    /// The whole field line, so that a response head copies it in one go.
+    field: [u8; FIELD_LEN],
 }
 
 thread_local! {
     static CACHE: RefCell<CachedDate> = const {
-        RefCell::new(CachedDate { second: u64::MAX, bytes: [b' '; DATE_LEN] })
+        RefCell::new(CachedDate { second: u64::MAX, field: [b' '; FIELD_LEN] })
     };
 }
 
-/// Calls `f` with the current date as an IMF-fixdate.
-pub(crate) fn with_date<R>(f: impl FnOnce(&[u8; DATE_LEN]) -> R) -> R {
+/// Calls `f` with the current `date: <IMF-fixdate>\r\n` field line.
+pub(crate) fn with_date_field<R>(f: impl FnOnce(&[u8; FIELD_LEN]) -> R) -> R {
     let now = SystemTime::now();
     let second = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     CACHE.with(|cache| {
@@ -26,12 +33,21 @@ pub(crate) fn with_date<R>(f: impl FnOnce(&[u8; DATE_LEN]) -> R) -> R {
         if cache.second != second {
             let formatted = httpdate::fmt_http_date(now);
             if formatted.len() == DATE_LEN {
-                cache.bytes.copy_from_slice(formatted.as_bytes());
+                cache.field[..PREFIX.len()].copy_from_slice(PREFIX);
+                cache.field[PREFIX.len()..PREFIX.len() + DATE_LEN]
+                    .copy_from_slice(formatted.as_bytes());
+                cache.field[FIELD_LEN - 2..].copy_from_slice(b"\r\n");
                 cache.second = second;
             }
         }
-        f(&cache.bytes)
+        f(&cache.field)
     })
+}
+
+/// Calls `f` with the current date as an IMF-fixdate.
+#[cfg(test)]
+fn with_date<R>(f: impl FnOnce(&[u8]) -> R) -> R {
+    with_date_field(|field| f(&field[PREFIX.len()..PREFIX.len() + DATE_LEN]))
 }
 
 #[cfg(test)]
@@ -44,5 +60,16 @@ mod tests {
 
         assert!(date.ends_with(" GMT"), "{date}");
         assert!(httpdate::parse_http_date(&date).is_ok(), "{date}");
+    }
+
+    #[test]
+    fn date_field_is_a_whole_header_line() {
+        let field = with_date_field(|f| String::from_utf8_lossy(f).into_owned());
+
+        let value = field
+            .strip_prefix("date: ")
+            .and_then(|rest| rest.strip_suffix("\r\n"))
+            .expect("date: VALUE CRLF");
+        assert!(httpdate::parse_http_date(value).is_ok(), "{field}");
     }
 }

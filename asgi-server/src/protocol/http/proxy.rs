@@ -22,7 +22,18 @@ pub(crate) fn apply(
     if !trusted.contains(peer.ip()) {
         return;
     }
-    if let Some(proto) = headers.get("x-forwarded-proto") {
+    // One pass over the fields with exact compares (a `HeaderName` is always
+    // lowercase) rather than two case-insensitive searches: this runs for
+    // every request from a trusted peer, and loopback is trusted by default.
+    let (mut proto_field, mut for_field) = (None, None);
+    for (name, value) in headers {
+        match name.as_str() {
+            "x-forwarded-proto" => _ = proto_field.get_or_insert(value),
+            "x-forwarded-for" => _ = for_field.get_or_insert(value),
+            _ => {}
+        }
+    }
+    if let Some(proto) = proto_field {
         let proto = proto.as_bytes().trim_ascii();
         let secure = proto.eq_ignore_ascii_case(b"https") || proto.eq_ignore_ascii_case(b"wss");
         let plain = proto.eq_ignore_ascii_case(b"http") || proto.eq_ignore_ascii_case(b"ws");
@@ -35,7 +46,7 @@ pub(crate) fn apply(
             };
         }
     }
-    if let Some(forwarded) = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+    if let Some(forwarded) = for_field.and_then(|v| v.to_str().ok()) {
         let hosts: Vec<IpAddr> = forwarded
             .split(',')
             .filter_map(|h| parse_host(h.trim()))

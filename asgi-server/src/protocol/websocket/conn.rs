@@ -15,11 +15,13 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig as FrameConfig};
 
-use super::WebSocketConfig;
 use super::app_task::AppTask;
 use super::handshake;
+use super::handshake::ServerFields;
 use super::open;
 use super::shared::Shared;
+use super::{AccessLog, WebSocketConfig};
+use crate::protocol::ServiceContext;
 use crate::shutdown::Shutdown;
 
 /// The most bytes read past the request head while the handshake is held.
@@ -43,6 +45,12 @@ pub(super) struct Connection {
     pub(super) app: AppTask,
     pub(super) config: Arc<WebSocketConfig>,
     pub(super) shutdown: ShutdownWatch,
+    /// The server's settings, for the fields of handshake responses.
+    service: Arc<ServiceContext>,
+    /// Where the handshake's outcome is logged (`None` without an access log).
+    access: Option<AccessLog>,
+    /// The status of the handshake response written, once it is.
+    answered: Option<StatusCode>,
 }
 
 /// Learns that the server shuts down without touching anything shared
@@ -111,7 +119,8 @@ impl Connection {
     pub(super) fn new(
         shared: Arc<Shared>,
         app: AppTask,
-        config: Arc<WebSocketConfig>,
+        service: Arc<ServiceContext>,
+        access: Option<AccessLog>,
         mut shutdown: Shutdown,
     ) -> Self {
         let signal = Arc::new(ShutdownSignal {
@@ -121,7 +130,10 @@ impl Connection {
         Self {
             shared,
             app,
-            config,
+            config: service.websocket.clone(),
+            service,
+            access,
+            answered: None,
             shutdown: ShutdownWatch {
                 future: Box::pin(async move { shutdown.wait().await }),
                 waker: Waker::from(signal.clone()),
@@ -137,7 +149,15 @@ impl Connection {
     where
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        match self.handshake(&mut io, &mut buffered, &key).await {
+        let handshake = self.handshake(&mut io, &mut buffered, &key).await;
+        if let (Some(access), Some(status), false) = (
+            &self.access,
+            self.answered,
+            matches!(handshake, Handshake::Gone),
+        ) {
+            access.log(status);
+        }
+        match handshake {
             Handshake::Accepted => {}
             Handshake::Refused => {
                 self.shared.end(CLOSE_ABNORMAL, String::new(), None);
@@ -169,6 +189,11 @@ impl Connection {
             open::close(&mut ws, ending, close_timeout),
             self.finish_app()
         );
+    }
+
+    /// The server's own fields for handshake responses.
+    fn server_fields(&self) -> ServerFields<'_> {
+        super::server_fields(&self.service)
     }
 
     /// Polls the app until it returns; the socket is closed by then, so
@@ -210,14 +235,16 @@ impl Connection {
                     // (or in the middle of a denial response).
                     tracing::error!("ASGI callable returned without sending handshake.");
                     self.shared.stop_sending(None);
-                    handshake::write_internal_error(&mut out);
+                    handshake::write_internal_error(&mut out, self.server_fields());
+                    self.answered = Some(StatusCode::INTERNAL_SERVER_ERROR);
                     answer = Some(Handshake::Refused);
                 }
                 if answer.is_none() && self.shutdown.begins() {
                     // A handshake the app still holds must not hold the
                     // server's shutdown too (Uvicorn answers 500 here).
                     self.shared.stop_sending(None);
-                    handshake::write_unavailable(&mut out);
+                    handshake::write_unavailable(&mut out, self.server_fields());
+                    self.answered = Some(StatusCode::SERVICE_UNAVAILABLE);
                     answer = Some(Handshake::Refused);
                     progress = true;
                 }
@@ -259,11 +286,14 @@ impl Connection {
                 subprotocol,
                 headers,
             } => {
-                handshake::write_accept(out, key, subprotocol.as_deref(), &headers);
+                let fields = self.server_fields();
+                handshake::write_accept(out, key, subprotocol.as_deref(), &headers, fields);
+                self.answered = Some(StatusCode::SWITCHING_PROTOCOLS);
                 Some(Handshake::Accepted)
             }
             WebSocketSend::Close { .. } => {
-                handshake::write_forbidden(out);
+                handshake::write_forbidden(out, self.server_fields());
+                self.answered = Some(StatusCode::FORBIDDEN);
                 Some(Handshake::Refused)
             }
             WebSocketSend::HttpResponseStart { status, headers } => {
@@ -286,7 +316,15 @@ impl Connection {
                     self.shared.sends_flushed(cx.waker());
                     return None;
                 }
-                handshake::write_response(out, denial.status, &denial.headers, &denial.body);
+                let fields = self.server_fields();
+                handshake::write_response(
+                    out,
+                    denial.status,
+                    &denial.headers,
+                    &denial.body,
+                    fields,
+                );
+                self.answered = Some(denial.status);
                 Some(Handshake::Refused)
             }
             // The state machine allows no data message before accept.

@@ -4,10 +4,37 @@ use std::time::Duration;
 
 use asgi_core::Headers;
 use asgi_core::http::StatusCode;
-use asgi_core::http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
+use asgi_core::http::header::{CONTENT_TYPE, DATE, HeaderName, HeaderValue, SERVER};
 use bytes::{BufMut, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+
+/// The server's own fields in every handshake response (101, 403, 426,
+/// denial, ...): `date`, `server` and the `--header` fields, as the HTTP/1.1
+/// engine adds them to its responses.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct ServerFields<'a> {
+    /// Whether to add a `date` field (`--date-header`).
+    pub(super) date: bool,
+    /// `server: NAME\r\n` (or the `--header` one), pre-encoded; empty with `--no-server-header`.
+    pub(super) server: &'a [u8],
+    /// The other `--header` fields, pre-encoded.
+    pub(super) defaults: &'a [u8],
+}
+
+impl ServerFields<'_> {
+    /// Appends the fields; a `date` or `server` the app set itself wins.
+    fn write(self, out: &mut BytesMut, app: &Headers) {
+        let has = |name: &HeaderName| app.iter().any(|(n, _)| n == name);
+        if self.date && !has(&DATE) {
+            crate::protocol::http::date::with_date_field(|field| out.put_slice(field));
+        }
+        if !self.server.is_empty() && !has(&SERVER) {
+            out.put_slice(self.server);
+        }
+        out.put_slice(self.defaults);
+    }
+}
 
 /// Why an upgrade request cannot become a WebSocket, before the app is asked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,6 +43,16 @@ pub(super) enum Rejection {
     UnsupportedVersion,
     /// `Sec-WebSocket-Key` is missing, repeated, or not 16 bytes in base64: 400.
     InvalidKey,
+}
+
+impl Rejection {
+    /// The status of the response written for this rejection.
+    pub(super) fn status(self) -> StatusCode {
+        match self {
+            Rejection::UnsupportedVersion => StatusCode::UPGRADE_REQUIRED,
+            Rejection::InvalidKey => StatusCode::BAD_REQUEST,
+        }
+    }
 }
 
 /// Checks the headers RFC 6455 section 4.2.1 requires beyond the upgrade
@@ -60,6 +97,7 @@ pub(super) fn write_accept(
     key: &str,
     subprotocol: Option<&str>,
     headers: &Headers,
+    fields: ServerFields<'_>,
 ) {
     out.put_slice(b"HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-accept: ");
     out.put_slice(derive_accept_key(key.as_bytes()).as_bytes());
@@ -89,6 +127,7 @@ pub(super) fn write_accept(
         }
         put_header(out, name.as_str(), value.as_bytes());
     }
+    fields.write(out, headers);
     out.put_slice(b"\r\n");
 }
 
@@ -99,6 +138,7 @@ pub(super) fn write_response(
     status: StatusCode,
     headers: &Headers,
     body: &[u8],
+    fields: ServerFields<'_>,
 ) {
     out.put_slice(b"HTTP/1.1 ");
     out.put_slice(status.as_str().as_bytes());
@@ -116,12 +156,14 @@ pub(super) fn write_response(
     }
     out.put_slice(b"content-length: ");
     out.put_slice(body.len().to_string().as_bytes());
-    out.put_slice(b"\r\nconnection: close\r\n\r\n");
+    out.put_slice(b"\r\nconnection: close\r\n");
+    fields.write(out, headers);
+    out.put_slice(b"\r\n");
     out.put_slice(body);
 }
 
 /// Appends the response for a request rejected before the app was asked.
-pub(super) fn write_rejection(out: &mut BytesMut, rejection: Rejection) {
+pub(super) fn write_rejection(out: &mut BytesMut, rejection: Rejection, fields: ServerFields<'_>) {
     match rejection {
         Rejection::UnsupportedVersion => write_plain(
             out,
@@ -131,38 +173,42 @@ pub(super) fn write_rejection(out: &mut BytesMut, rejection: Rejection) {
                 HeaderValue::from_static("13"),
             )),
             b"Unsupported WebSocket version: only 13 is supported\n",
+            fields,
         ),
         Rejection::InvalidKey => write_plain(
             out,
             StatusCode::BAD_REQUEST,
             None,
             b"Missing or invalid Sec-WebSocket-Key header\n",
+            fields,
         ),
     }
 }
 
 /// Appends `403 Forbidden`: the app closed before accepting.
-pub(super) fn write_forbidden(out: &mut BytesMut) {
-    write_plain(out, StatusCode::FORBIDDEN, None, b"");
+pub(super) fn write_forbidden(out: &mut BytesMut, fields: ServerFields<'_>) {
+    write_plain(out, StatusCode::FORBIDDEN, None, b"", fields);
 }
 
 /// Appends `500 Internal Server Error`: the app ended without answering the handshake.
-pub(super) fn write_internal_error(out: &mut BytesMut) {
+pub(super) fn write_internal_error(out: &mut BytesMut, fields: ServerFields<'_>) {
     write_plain(
         out,
         StatusCode::INTERNAL_SERVER_ERROR,
         None,
         b"Internal Server Error\n",
+        fields,
     );
 }
 
 /// Appends `503 Service Unavailable`: the server shuts down while the app holds the handshake.
-pub(super) fn write_unavailable(out: &mut BytesMut) {
+pub(super) fn write_unavailable(out: &mut BytesMut, fields: ServerFields<'_>) {
     write_plain(
         out,
         StatusCode::SERVICE_UNAVAILABLE,
         None,
         b"Server shutting down\n",
+        fields,
     );
 }
 
@@ -171,6 +217,7 @@ fn write_plain(
     status: StatusCode,
     extra: Option<(HeaderName, HeaderValue)>,
     body: &[u8],
+    fields: ServerFields<'_>,
 ) {
     let mut headers = Headers::new();
     if let Some((name, value)) = extra {
@@ -182,7 +229,7 @@ fn write_plain(
             HeaderValue::from_static("text/plain; charset=utf-8"),
         );
     }
-    write_response(out, status, &headers, body);
+    write_response(out, status, &headers, body, fields);
 }
 
 fn put_header(out: &mut BytesMut, name: &str, value: &[u8]) {
@@ -204,11 +251,12 @@ pub(super) async fn reject<I>(
     rejection: Rejection,
     pending_input: bool,
     write_limit: Duration,
+    fields: ServerFields<'_>,
 ) where
     I: AsyncRead + AsyncWrite + Unpin,
 {
     let mut out = BytesMut::new();
-    write_rejection(&mut out, rejection);
+    write_rejection(&mut out, rejection, fields);
     if tokio::time::timeout(write_limit, io.write_all(&out))
         .await
         .is_ok_and(|written| written.is_ok())
@@ -338,7 +386,13 @@ mod tests {
             ("connection", "close"),
         ]);
 
-        write_accept(&mut out, "dGhlIHNhbXBsZSBub25jZQ==", Some("chat"), &extra);
+        write_accept(
+            &mut out,
+            "dGhlIHNhbXBsZSBub25jZQ==",
+            Some("chat"),
+            &extra,
+            ServerFields::default(),
+        );
 
         let text = String::from_utf8(out.to_vec()).unwrap();
         // The sample from RFC 6455 section 1.3.
@@ -354,7 +408,11 @@ mod tests {
     fn version_rejection_names_the_supported_version() {
         let mut out = BytesMut::new();
 
-        write_rejection(&mut out, Rejection::UnsupportedVersion);
+        write_rejection(
+            &mut out,
+            Rejection::UnsupportedVersion,
+            ServerFields::default(),
+        );
 
         let text = String::from_utf8(out.to_vec()).unwrap();
         assert!(
@@ -369,7 +427,13 @@ mod tests {
         let mut out = BytesMut::new();
         let app_headers = headers(&[("content-length", "99"), ("x-why", "auth")]);
 
-        write_response(&mut out, StatusCode::UNAUTHORIZED, &app_headers, b"nope");
+        write_response(
+            &mut out,
+            StatusCode::UNAUTHORIZED,
+            &app_headers,
+            b"nope",
+            ServerFields::default(),
+        );
 
         assert_eq!(
             &out[..],

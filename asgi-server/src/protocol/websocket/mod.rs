@@ -33,13 +33,15 @@ mod shared;
 use std::sync::Arc;
 use std::time::Duration;
 
-use asgi_core::{Receiver, Scope, Sender, SharedApp, WebSocketScope};
+use asgi_core::http::StatusCode;
+use asgi_core::{Receiver, Scope, Sender, WebSocketScope};
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use self::app_task::AppTask;
 use self::conn::Connection;
 use self::shared::Shared;
+use crate::protocol::ServiceContext;
 use crate::shutdown::Shutdown;
 
 /// WebSocket settings (`--ws-*` options).
@@ -96,21 +98,26 @@ pub(crate) async fn serve<I>(
     mut io: I,
     buffered: BytesMut,
     scope: WebSocketScope,
-    app: SharedApp,
-    config: Arc<WebSocketConfig>,
+    service: Arc<ServiceContext>,
     shutdown: Shutdown,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let config = service.websocket.clone();
+    let access = AccessLog::new(&scope, &service);
     let key = match handshake::validate(&scope.headers) {
         Ok(key) => key,
         Err(rejection) => {
             tracing::debug!(?rejection, "invalid WebSocket upgrade request");
+            if let Some(access) = &access {
+                access.log(rejection.status());
+            }
             handshake::reject(
                 &mut io,
                 rejection,
                 !buffered.is_empty(),
                 config.close_timeout,
+                server_fields(&service),
             )
             .await;
             return;
@@ -134,7 +141,67 @@ pub(crate) async fn serve<I>(
     let shared = Arc::new(Shared::new(&scope.extensions, config.max_queue));
     let receiver = Receiver::new(shared.clone());
     let sender = Sender::new(shared.clone());
-    let future = app.call(Scope::WebSocket(scope), receiver, sender);
-    let connection = Connection::new(shared, AppTask::new(future), config, shutdown);
+    let future = service.app.call(Scope::WebSocket(scope), receiver, sender);
+    let connection = Connection::new(
+        shared,
+        AppTask::new(future),
+        service.clone(),
+        access,
+        shutdown,
+    );
     connection.run(io, buffered, key).await;
+}
+
+/// The server's fields for handshake responses, from the settings.
+fn server_fields(service: &ServiceContext) -> handshake::ServerFields<'_> {
+    handshake::ServerFields {
+        date: service.config.date_header,
+        server: &service.server_header,
+        defaults: &service.default_headers,
+    }
+}
+
+/// The access-log line of one WebSocket connection, as Uvicorn words it:
+/// `127.0.0.1:5555 - "WebSocket /ws" [accepted]`, or the status of the
+/// response that refused the handshake (`403`, a denial's status, ...).
+#[derive(Debug)]
+struct AccessLog {
+    /// `CLIENT - "WebSocket PATH?QUERY"`, formatted once.
+    request: String,
+}
+
+impl AccessLog {
+    /// `None` when access logging is off (`--no-access-log` or the log level).
+    fn new(scope: &WebSocketScope, service: &ServiceContext) -> Option<Self> {
+        if !(service.config.access_log
+            && tracing::enabled!(target: "asgi_server::access", tracing::Level::INFO))
+        {
+            return None;
+        }
+        // The client as the app saw it (after proxy headers), as the HTTP line.
+        let client = scope
+            .client
+            .map_or_else(|| String::from("-"), |addr| addr.to_string());
+        let mut path = format!(
+            "{}{}",
+            scope.root_path,
+            String::from_utf8_lossy(&scope.target.raw_path)
+        );
+        if !scope.target.query_string.is_empty() {
+            path.push('?');
+            path.push_str(&String::from_utf8_lossy(&scope.target.query_string));
+        }
+        Some(Self {
+            request: format!("{client} - \"WebSocket {path}\""),
+        })
+    }
+
+    /// Logs the handshake's outcome: 101 as `[accepted]`, anything else by its code.
+    fn log(&self, status: StatusCode) {
+        if status == StatusCode::SWITCHING_PROTOCOLS {
+            tracing::info!(target: "asgi_server::access", "{} [accepted]", self.request);
+        } else {
+            tracing::info!(target: "asgi_server::access", "{} {}", self.request, status.as_u16());
+        }
+    }
 }

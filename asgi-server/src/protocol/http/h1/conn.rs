@@ -166,11 +166,14 @@ where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     S: FusedFuture<Output = ()>,
 {
-    // Pipelined requests are parsed straight from the buffer, no timer needed.
-    let Some(empty) = shared.with(|c| c.read_buf.is_empty()) else {
+    // Pipelined requests are parsed straight from the buffer, no timer
+    // needed (one lock for the check and the parse: this runs per request).
+    let Some(buffered) = shared.with(|c| (!c.read_buf.is_empty()).then(|| c.try_parse_head()))
+    else {
         return HeadResult::Close;
     };
-    if !empty && let Some(Some(result)) = shared.with(ConnIo::try_parse_head) {
+    let empty = buffered.is_none();
+    if let Some(Some(result)) = buffered {
         return result;
     }
     // A connection accepted just before shutdown began has its first request
@@ -269,7 +272,10 @@ where
     };
     let discard = async {
         let mut seen = 0;
-        let mut buf = [0u8; 4096];
+        // On the heap, not in the future: a stack array held across an
+        // `.await` would sit in every connection's task for its whole life
+        // (the task is as big as its largest state), idle or not.
+        let mut buf = vec![0u8; 4096];
         while seen < LINGER_BYTES {
             match conn.io.read(&mut buf).await {
                 Ok(0) | Err(_) => break,
@@ -301,13 +307,14 @@ async fn hand_off_websocket<I>(
         return;
     }
     let scope = cycle::websocket_scope(head, info, ctx);
-    websocket::serve(
+    // Boxed so that the WebSocket engine's (much larger) state is allocated
+    // only for WebSocket connections, not reserved in every HTTP/1.1 task.
+    Box::pin(websocket::serve(
         conn.io,
         conn.read_buf,
         scope,
-        ctx.app.clone(),
-        ctx.websocket.clone(),
+        ctx.clone(),
         shutdown,
-    )
+    ))
     .await;
 }

@@ -116,11 +116,7 @@ pub(crate) fn encode_head(
         dst.put_slice(b"connection: keep-alive\r\n");
     }
     if ctx.date && !has_date {
-        date::with_date(|d| {
-            dst.put_slice(b"date: ");
-            dst.put_slice(d);
-            dst.put_slice(b"\r\n");
-        });
+        date::with_date_field(|field| dst.put_slice(field));
     }
     if !has_server {
         dst.put_slice(ctx.server);
@@ -145,11 +141,7 @@ pub(crate) fn encode_error(dst: &mut BytesMut, status: StatusCode, ctx: HeadCont
         dst.put_slice(b"connection: keep-alive\r\n");
     }
     if ctx.date {
-        date::with_date(|d| {
-            dst.put_slice(b"date: ");
-            dst.put_slice(d);
-            dst.put_slice(b"\r\n");
-        });
+        date::with_date_field(|field| dst.put_slice(field));
     }
     dst.put_slice(ctx.server);
     dst.put_slice(ctx.defaults);
@@ -209,6 +201,11 @@ pub(crate) fn encode_fixed_headers(
 }
 
 fn write_status_line(dst: &mut BytesMut, status: StatusCode) {
+    if status == StatusCode::OK {
+        // The common case in one copy instead of five.
+        dst.put_slice(b"HTTP/1.1 200 OK\r\n");
+        return;
+    }
     dst.put_slice(b"HTTP/1.1 ");
     dst.put_slice(status.as_str().as_bytes());
     dst.put_u8(b' ');
