@@ -44,9 +44,8 @@ pub(crate) fn with_date_field<R>(f: impl FnOnce(&[u8; FIELD_LEN]) -> R) -> R {
     })
 }
 
-/// Calls `f` with the current date as an IMF-fixdate.
-#[cfg(test)]
-fn with_date<R>(f: impl FnOnce(&[u8]) -> R) -> R {
+/// Calls `f` with the current date as an IMF-fixdate (the value alone, for HTTP/2).
+pub(crate) fn with_date<R>(f: impl FnOnce(&[u8]) -> R) -> R {
     with_date_field(|field| f(&field[PREFIX.len()..PREFIX.len() + DATE_LEN]))
 }
 

@@ -130,7 +130,7 @@ pub(super) fn error_response(
 fn add_server_fields(map: &mut http::HeaderMap, ctx: &ServiceContext) {
     if ctx.config.date_header
         && !map.contains_key(header::DATE)
-        && let Ok(value) = date::with_date(|d| HeaderValue::from_bytes(d))
+        && let Ok(value) = date::with_date(HeaderValue::from_bytes)
     {
         map.insert(header::DATE, value);
     }
