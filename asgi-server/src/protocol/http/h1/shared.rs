@@ -231,6 +231,10 @@ where
                 if self.read_buf.len() > self.ctx.config.limit_request_head + READ_CHUNK {
                     return Poll::Pending;
                 }
+                // Responses held back for batching go out before the wait.
+                if ready!(self.poll_drain(cx)).is_err() {
+                    return Poll::Ready(self.cycle.disconnect());
+                }
                 ready!(self.poll_fill(cx));
                 continue;
             }
@@ -239,11 +243,15 @@ where
                 self.cycle.expect_continue = false;
                 self.output.dst().put_slice(CONTINUE);
             }
-            if ready!(self.poll_drain(cx)).is_err() {
-                return Poll::Ready(self.cycle.disconnect());
-            }
             if let Some(message) = self.cycle.decode_body(&mut self.read_buf, self.eof) {
                 return Poll::Ready(message);
+            }
+            // Only before waiting on the client does what is queued (the 100
+            // Continue, responses held back for batching) have to go out:
+            // draining before every decode made each pipelined request that
+            // reads its (empty) body cost one write of its own.
+            if ready!(self.poll_drain(cx)).is_err() {
+                return Poll::Ready(self.cycle.disconnect());
             }
             ready!(self.poll_fill_by(cx, BODY_CHUNK));
         }
@@ -279,11 +287,22 @@ where
         if self.output.is_empty() {
             return Poll::Ready(Ok(()));
         }
-        let pipelined = self.cycle.is_complete()
-            && matches!(self.cycle.body, BodyState::Done)
-            && !self.read_buf.is_empty();
-        if pipelined && self.output.len() < BATCH_LIMIT {
-            // Another request is already buffered: its response joins this write.
+        // Responses to pipelined requests are held back (up to a bound) so
+        // that a batch goes out in one write:
+        // - before this response's head is encoded (`http.response.start`
+        //   is held until the first body message), all that is queued
+        //   belongs to earlier, complete responses, and this response's
+        //   first body message will flush them anyway;
+        // - once it is complete, when what is buffered past its body is the
+        //   next request. An empty body the app never asked for
+        //   (`Length(0)`) has no bytes on the wire either.
+        // Without these, each pipelined request cost one write of its own.
+        let hold = !self.cycle.is_started()
+            || (self.cycle.is_complete()
+                && matches!(self.cycle.body, BodyState::Done | BodyState::Length(0))
+                && !self.read_buf.is_empty());
+        if hold && self.output.len() < BATCH_LIMIT {
+            // A later flush (or the wait for the next request) writes it.
             return Poll::Ready(Ok(()));
         }
         match ready!(self.poll_drain(cx)) {

@@ -308,3 +308,22 @@ fn random_mutations_never_panic() {
         }
     }
 }
+
+#[test]
+fn bare_lf_is_found_anywhere_in_a_head() {
+    let crlf_only =
+        b"GET /a-long-enough-path HTTP/1.1\r\nHost: example.test\r\nAccept: */*\r\n\r\n";
+    assert!(!has_bare_lf(crlf_only));
+    assert!(!has_bare_lf(b""));
+    assert!(has_bare_lf(b"\n"));
+    assert!(has_bare_lf(b"\nGET / HTTP/1.1\r\n\r\n"));
+    // Every position, so that each lane and the tail of a vectorized loop is covered.
+    for at in 1..crlf_only.len() {
+        let mut head = crlf_only.to_vec();
+        if head[at - 1] == b'\r' {
+            continue;
+        }
+        head[at] = b'\n';
+        assert!(has_bare_lf(&head), "LF at {at}");
+    }
+}
