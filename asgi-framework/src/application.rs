@@ -58,6 +58,10 @@ pub struct Application {
 struct Built {
     app: SharedApp,
     context: AppContext,
+    /// The innermost app when no middleware wraps it: HTTP requests then go
+    /// to it with the context passed along directly, instead of inserted into
+    /// `scope.extensions.other` (a map allocation, and its free, per request).
+    direct: Option<Arc<Dispatch>>,
 }
 
 impl Default for Application {
@@ -247,7 +251,7 @@ impl Application {
                 body_limit: self.body_limit,
                 urls: Arc::new(self.router.url_table()),
             };
-            let mut app: SharedApp = Arc::new(Dispatch {
+            let dispatch = Arc::new(Dispatch {
                 router: self.router.clone(),
                 exceptions: self.exceptions.clone(),
                 lifespan: Some(self.lifespan.clone()),
@@ -255,10 +259,16 @@ impl Application {
             });
             let layers =
                 std::mem::take(&mut *self.layers.lock().unwrap_or_else(PoisonError::into_inner));
+            let direct = layers.is_empty().then(|| dispatch.clone());
+            let mut app: SharedApp = dispatch;
             for layer in layers {
                 app = layer(app);
             }
-            Built { app, context }
+            Built {
+                app,
+                context,
+                direct,
+            }
         })
     }
 }
@@ -266,16 +276,19 @@ impl Application {
 impl App for Application {
     fn call(&self, scope: Scope, receive: Receiver, send: Sender) -> AppFuture {
         let built = self.built();
-        let scope = match scope {
-            Scope::Http(mut scope) => {
+        let scope = match (scope, &built.direct) {
+            (Scope::Http(scope), Some(dispatch)) => {
+                return dispatch.http(scope, receive, send, Some(&built.context));
+            }
+            (Scope::Http(mut scope), None) => {
                 scope.extensions.other.insert(built.context.clone());
                 Scope::Http(scope)
             }
-            Scope::WebSocket(mut scope) => {
+            (Scope::WebSocket(mut scope), _) => {
                 scope.extensions.other.insert(built.context.clone());
                 Scope::WebSocket(scope)
             }
-            lifespan @ Scope::Lifespan(_) => lifespan,
+            (lifespan @ Scope::Lifespan(_), _) => lifespan,
         };
         built.app.call(scope, receive, send)
     }

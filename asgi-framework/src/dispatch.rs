@@ -7,6 +7,7 @@ use futures_util::FutureExt;
 use http::Method;
 use std::panic::AssertUnwindSafe;
 
+use crate::context::AppContext;
 use crate::error::Error;
 use crate::exception::ExceptionHandlers;
 use crate::lifespan::Lifespan;
@@ -26,14 +27,7 @@ pub(crate) struct Dispatch {
 impl App for Dispatch {
     fn call(&self, scope: Scope, receive: Receiver, send: Sender) -> AppFuture {
         match scope {
-            Scope::Http(scope) => http(
-                &self.router,
-                &self.exceptions,
-                &self.pool,
-                scope,
-                receive,
-                send,
-            ),
+            Scope::Http(scope) => self.http(scope, receive, send, None),
             Scope::WebSocket(scope) => websocket(&self.router, &self.pool, scope, receive, send),
             Scope::Lifespan(scope) => match &self.lifespan {
                 Some(lifespan) => {
@@ -46,13 +40,37 @@ impl App for Dispatch {
     }
 }
 
+impl Dispatch {
+    /// Serves an HTTP scope; `context` is the application's when it is not
+    /// in `scope.extensions.other` (the application passes it directly when
+    /// no middleware sits in between; see [`Router::route_http`]).
+    pub(crate) fn http(
+        &self,
+        scope: HttpScope,
+        receive: Receiver,
+        send: Sender,
+        context: Option<&AppContext>,
+    ) -> AppFuture {
+        http(
+            &self.router,
+            &self.exceptions,
+            &self.pool,
+            scope,
+            receive,
+            send,
+            context,
+        )
+    }
+}
+
 fn http(
     router: &Router,
     exceptions: &ExceptionHandlers,
     pool: &BlockingPool,
-    scope: HttpScope,
+    mut scope: HttpScope,
     receive: Receiver,
     send: Sender,
+    mut context: Option<&AppContext>,
 ) -> AppFuture {
     let is_head = scope.method == Method::HEAD;
     // Sending needs only the flags, not the typed map: copy those.
@@ -60,21 +78,72 @@ fn http(
     extensions.pathsend = scope.extensions.pathsend;
     extensions.zerocopysend = scope.extensions.zerocopysend;
     extensions.trailers = scope.extensions.trailers;
-    // Exception handlers see the request's scope; keep a copy only if one exists.
-    let handlers = (!exceptions.is_empty()).then(|| (exceptions.clone(), scope.clone()));
+    // Exception handlers see the request's scope; keep a copy only if one
+    // exists. That copy carries the application context, as it always has.
+    let handlers = (!exceptions.is_empty()).then(|| {
+        if let Some(context) = context.take() {
+            scope.extensions.other.insert(context.clone());
+        }
+        Box::new((exceptions.clone(), scope.clone()))
+    });
     let pool = pool.clone();
-    match router.route_http(scope, receive.clone()) {
-        Routed::Response(future) => Box::pin(async move {
-            let mut response = run_caught(pool, future).await;
-            if let Some((exceptions, scope)) = handlers {
-                response = exceptions.apply(&scope, response);
+    match router.route_http(scope, receive.clone(), context) {
+        Routed::Handler(methods, request) => methods.serve(
+            request,
+            Finish {
+                pool,
+                handlers,
+                is_head,
+                send,
+                extensions,
+            },
+        ),
+        Routed::Response(future) => Box::pin(
+            Finish {
+                pool,
+                handlers,
+                is_head,
+                send,
+                extensions,
             }
-            if is_head {
-                response = response.into_head();
-            }
-            response.send(&send, &extensions).await
-        }),
+            .run(future),
+        ),
         Routed::App(app, scope) => app.call(Scope::Http(*scope), receive, send),
+    }
+}
+
+/// What happens to a handler's response: exception handlers, HEAD, sending.
+pub(crate) struct Finish {
+    pool: BlockingPool,
+    /// Boxed: it is rarely there, and the future that holds it stays small.
+    handlers: Option<Box<(ExceptionHandlers, HttpScope)>>,
+    is_head: bool,
+    send: Sender,
+    extensions: asgi_core::Extensions,
+}
+
+impl Finish {
+    /// Runs `future` (caught, on the pool's context), then answers with its response.
+    pub(crate) async fn run(
+        self,
+        future: impl Future<Output = Response> + Send,
+    ) -> Result<(), BoxError> {
+        let Finish {
+            pool,
+            handlers,
+            is_head,
+            send,
+            extensions,
+        } = self;
+        let mut response = run_caught(pool, future).await;
+        if let Some(handlers) = handlers {
+            let (exceptions, scope) = &*handlers;
+            response = exceptions.apply(scope, response);
+        }
+        if is_head {
+            response = response.into_head();
+        }
+        response.send(&send, &extensions).await
     }
 }
 
@@ -130,7 +199,7 @@ impl App for Router {
         match scope {
             Scope::Http(scope) => {
                 let pool = context_pool(&scope.extensions);
-                http(self, &exceptions, &pool, scope, receive, send)
+                http(self, &exceptions, &pool, scope, receive, send, None)
             }
             Scope::WebSocket(scope) => {
                 let pool = context_pool(&scope.extensions);

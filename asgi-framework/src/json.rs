@@ -1,5 +1,8 @@
 //! [`Json`]: a JSON response, and the JSON body extractor.
 
+use std::cell::RefCell;
+
+use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use serde::Serialize;
 
@@ -32,7 +35,7 @@ pub struct Json<T>(pub T);
 
 impl<T: Serialize> IntoResponse for Json<T> {
     fn into_response(self) -> Response {
-        match serde_json::to_vec(&self.0) {
+        match to_bytes(&self.0) {
             Ok(body) => Response::new(body).header(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json"),
@@ -40,4 +43,38 @@ impl<T: Serialize> IntoResponse for Json<T> {
             Err(error) => crate::Error::from(error).into_response(),
         }
     }
+}
+
+/// Bodies up to this size are serialized into a reused per-thread buffer
+/// and copied out; larger ones keep the buffer they were written into.
+const REUSED_BUFFER: usize = 16 * 1024;
+
+thread_local! {
+    static BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Serializes `value` into `Bytes` with one allocation of the exact size.
+///
+/// `serde_json::to_vec` starts a `Vec` at 128 bytes and grows it, and
+/// `Bytes::from(Vec)` allocates a second block for the reference count
+/// whenever length and capacity differ. Writing into a reused per-thread
+/// buffer and copying the result out gives an exact-size block, which
+/// `Bytes` takes over without that second allocation.
+fn to_bytes<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<Bytes> {
+    BUFFER.with(|buffer| {
+        // A `Serialize` impl that itself makes a `Json` response finds the
+        // buffer taken: it gets a fresh one.
+        let Ok(mut buffer) = buffer.try_borrow_mut() else {
+            return serde_json::to_vec(value).map(Bytes::from);
+        };
+        buffer.clear();
+        let written = serde_json::to_writer(&mut *buffer, value);
+        let bytes = if buffer.len() <= REUSED_BUFFER {
+            Bytes::copy_from_slice(&buffer)
+        } else {
+            Bytes::from(std::mem::take(&mut *buffer))
+        };
+        buffer.clear();
+        written.map(|()| bytes)
+    })
 }

@@ -22,6 +22,7 @@ mod rejection;
 mod state;
 mod validation;
 
+use std::borrow::Cow;
 use std::future::Future;
 
 use crate::request::Request;
@@ -191,6 +192,100 @@ pub(crate) mod private {
 
 /// Decodes an urlencoded string (`a=1&b=x+y`) into pairs, in order.
 pub(crate) fn query_pairs(query: &[u8]) -> Vec<(String, String)> {
-    // Parsing into string pairs cannot fail: invalid UTF-8 is replaced.
-    serde_urlencoded::from_bytes(query).unwrap_or_default()
+    parse_query(query)
+        .map(|(key, value)| (key.into_owned(), value.into_owned()))
+        .collect()
+}
+
+/// Decodes an urlencoded string into pairs that borrow from it where
+/// nothing needed decoding (no `+`, no `%XX`, valid UTF-8): the `Query`
+/// extractor then allocates nothing for the pairs themselves.
+///
+/// The same decoding as `form_urlencoded::parse` (what `serde_urlencoded`
+/// uses): `&`-separated, empty pieces skipped, split at the first `=`, `+`
+/// as a space, percent-decoding, invalid UTF-8 replaced.
+pub(crate) fn parse_query(query: &[u8]) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
+    query
+        .split(|&b| b == b'&')
+        .filter(|piece| !piece.is_empty())
+        .map(|piece| {
+            let (name, value) = match piece.iter().position(|&b| b == b'=') {
+                Some(i) => (&piece[..i], &piece[i + 1..]),
+                None => (piece, &[][..]),
+            };
+            (decode_component(name), decode_component(value))
+        })
+}
+
+/// `+` to space, then percent-decoding, then UTF-8 (lossy).
+fn decode_component(input: &[u8]) -> Cow<'_, str> {
+    // The common case, nothing to decode: one scan and a UTF-8 check
+    // (`from_utf8` is much cheaper than `from_utf8_lossy`'s chunking).
+    if !input.iter().any(|&b| b == b'+' || b == b'%')
+        && let Ok(text) = std::str::from_utf8(input)
+    {
+        return Cow::Borrowed(text);
+    }
+    let replaced: Cow<'_, [u8]> = if input.contains(&b'+') {
+        Cow::Owned(
+            input
+                .iter()
+                .map(|&b| if b == b'+' { b' ' } else { b })
+                .collect(),
+        )
+    } else {
+        Cow::Borrowed(input)
+    };
+    let decoded: Cow<'_, [u8]> = match percent_encoding::percent_decode(&replaced).into() {
+        Cow::Owned(bytes) => Cow::Owned(bytes),
+        Cow::Borrowed(_) => replaced,
+    };
+    match decoded {
+        Cow::Borrowed(bytes) => String::from_utf8_lossy(bytes),
+        Cow::Owned(bytes) => Cow::Owned(
+            String::from_utf8(bytes)
+                .unwrap_or_else(|error| String::from_utf8_lossy(error.as_bytes()).into_owned()),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_parsing_decodes_as_serde_urlencoded_does() {
+        let inputs: [&[u8]; 10] = [
+            b"",
+            b"q=hello",
+            b"a=1&b=x+y&a=2",
+            b"&&k&=v&k2=&%3D=%26",
+            b"name=caf%C3%A9&bad=%FF%FE&plus=%2B+%2b",
+            b"x=%zz&y=%4&z=%",
+            b"sp=a%20b+c&empty",
+            b"utf8=\xc3\xa9&latin=\xe9",
+            b"=only-value&only-key=",
+            b"a=b=c&&&d",
+        ];
+        for input in inputs {
+            let expected: Vec<(String, String)> = serde_urlencoded::from_bytes(input).unwrap();
+            let borrowed: Vec<(String, String)> = parse_query(input)
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+
+            assert_eq!(query_pairs(input), expected, "{input:?}");
+            assert_eq!(borrowed, expected, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn plain_query_components_are_borrowed() {
+        let pairs: Vec<_> = parse_query(b"q=hello&n=42").collect();
+
+        assert!(
+            pairs
+                .iter()
+                .all(|(k, v)| matches!((k, v), (Cow::Borrowed(_), Cow::Borrowed(_))))
+        );
+    }
 }

@@ -1,10 +1,12 @@
 //! The [`Query`] extractor: typed query parameters.
 
+use std::borrow::Cow;
+
 use serde::de::DeserializeOwned;
 
 use super::params::from_pairs;
 use super::validation::ValidationError;
-use super::{FromRequestParts, ParamInfo, ParamLocation, Rejection};
+use super::{FromRequestParts, ParamInfo, ParamLocation, Rejection, parse_query};
 use crate::request::Request;
 
 /// Typed query parameters, deserialized from the query string.
@@ -33,9 +35,24 @@ impl<T: DeserializeOwned + Send + 'static> FromRequestParts for Query<T> {
     type Rejection = Rejection;
 
     async fn from_request_parts(request: &mut Request) -> Result<Self, Rejection> {
-        from_pairs(&request.query_pairs(), "query")
-            .map(Query)
-            .map_err(|error| ValidationError::from(error).into())
+        // Pairs borrowed from the query string where possible (see
+        // `parse_query`), not the owned copies `Request::query_pairs` makes,
+        // and held on the stack when there are few of them.
+        let mut pairs = parse_query(request.query_string());
+        let mut stack: [(Cow<'_, str>, Cow<'_, str>); STACK_PAIRS] = Default::default();
+        let mut len = 0;
+        for pair in pairs.by_ref() {
+            if len == STACK_PAIRS {
+                // More than fit: move to the heap for the rest.
+                let mut heap: Vec<_> = stack.into_iter().collect();
+                heap.push(pair);
+                heap.extend(pairs);
+                return query_from(&heap);
+            }
+            stack[len] = pair;
+            len += 1;
+        }
+        query_from(&stack[..len])
     }
 
     fn describe() -> Vec<ParamInfo> {
@@ -45,4 +62,15 @@ impl<T: DeserializeOwned + Send + 'static> FromRequestParts for Query<T> {
             std::any::type_name::<T>(),
         )]
     }
+}
+
+/// Query pairs kept on the stack before the extractor moves them to a `Vec`.
+const STACK_PAIRS: usize = 8;
+
+fn query_from<T: DeserializeOwned>(
+    pairs: &[(Cow<'_, str>, Cow<'_, str>)],
+) -> Result<Query<T>, Rejection> {
+    from_pairs(pairs, "query")
+        .map(Query)
+        .map_err(|error| ValidationError::from(error).into())
 }

@@ -8,6 +8,9 @@ use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use asgi_core::AppFuture;
+
+use crate::dispatch::Finish;
 use crate::extract::{FromRequest, FromRequestParts, ParamInfo};
 use crate::request::Request;
 use crate::response::{IntoResponse, Response};
@@ -35,6 +38,17 @@ pub trait Handler<T>: Clone + Send + Sync + 'static {
     /// Runs the handler on `request`.
     fn call(self, request: Request) -> HandlerFuture;
 
+    /// What [`call`](Self::call) boxes, unboxed: the router wraps it in the
+    /// one box that also sends the response, instead of boxing it twice.
+    /// Not for use outside the crate; the default boxes through `call`.
+    #[doc(hidden)]
+    fn call_inline(self, request: Request) -> impl Future<Output = Response> + Send + 'static
+    where
+        Self: Sized,
+    {
+        self.call(request)
+    }
+
     /// The parameters the handler's extractors read, for documentation.
     fn describe() -> Vec<ParamInfo> {
         Vec::new()
@@ -47,8 +61,14 @@ where
     Fut: Future<Output = Res> + Send + 'static,
     Res: IntoResponse,
 {
-    fn call(self, _request: Request) -> HandlerFuture {
-        Box::pin(async move { self().await.into_response() })
+    fn call(self, request: Request) -> HandlerFuture {
+        Box::pin(self.call_inline(request))
+    }
+
+    // Not an `async fn`: that would capture `Res`, which has no `'static` bound.
+    #[allow(clippy::manual_async_fn)]
+    fn call_inline(self, _request: Request) -> impl Future<Output = Response> + Send + 'static {
+        async move { self().await.into_response() }
     }
 }
 
@@ -102,11 +122,15 @@ macro_rules! impl_handler {
             $($part: FromRequestParts,)*
             $last: FromRequest<M>,
         {
-            fn call(self, mut request: Request) -> HandlerFuture {
-                Box::pin(async move {
+            fn call(self, request: Request) -> HandlerFuture {
+                Box::pin(self.call_inline(request))
+            }
+
+            fn call_inline(self, mut request: Request) -> impl Future<Output = Response> + Send + 'static {
+                async move {
                     extract_args!(request; $($part),*; $last, M);
                     self($($part,)* $last).await.into_response()
-                })
+                }
             }
 
             fn describe() -> Vec<ParamInfo> {
@@ -170,7 +194,8 @@ impl Invalid {
 
 /// A type-erased handler, as routes store them.
 pub(crate) trait ErasedHandler: Send + Sync + 'static {
-    fn call(&self, request: Request) -> HandlerFuture;
+    /// Runs the handler and sends its response, in one boxed future.
+    fn serve(&self, request: Request, finish: Finish) -> AppFuture;
 }
 
 struct Erased<H, T> {
@@ -179,8 +204,10 @@ struct Erased<H, T> {
 }
 
 impl<H: Handler<T>, T: 'static> ErasedHandler for Erased<H, T> {
-    fn call(&self, request: Request) -> HandlerFuture {
-        self.handler.clone().call(request)
+    fn serve(&self, request: Request, finish: Finish) -> AppFuture {
+        // Generic here, so the handler's future sits inside the one box
+        // with the sending instead of in a box of its own.
+        Box::pin(finish.run(self.handler.clone().call_inline(request)))
     }
 }
 
@@ -202,8 +229,8 @@ impl BoxedHandler {
         (self.1)()
     }
 
-    pub(crate) fn call(&self, request: Request) -> HandlerFuture {
-        self.0.call(request)
+    pub(crate) fn serve(&self, request: Request, finish: Finish) -> AppFuture {
+        self.0.serve(request, finish)
     }
 }
 

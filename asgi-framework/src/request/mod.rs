@@ -21,6 +21,13 @@ pub use self::body::{BodyError, BodyStream};
 /// Path parameters matched by the router, in pattern order, percent-decoded.
 pub(crate) type PathParams = Arc<[(String, String)]>;
 
+/// The path parameters of an HTTP request, owned by it.
+///
+/// A `Vec` rather than [`PathParams`]: a request is never cloned, and most
+/// routes have no parameters, for which an empty `Vec` does not allocate
+/// (an `Arc<[_]>` always does, even when empty).
+pub(crate) type RequestParams = Vec<(String, String)>;
+
 /// One HTTP request: what the scope says, what the router matched, and the body.
 ///
 /// Handlers take it whole (it is an extractor) or take typed parts through
@@ -36,8 +43,13 @@ pub struct Request {
     scope: HttpScope,
     receive: Receiver,
     body: BodyState,
-    path_params: PathParams,
+    path_params: RequestParams,
     context: AppContext,
+    /// Whether `scope.extensions.other` holds `context`. The router hands a
+    /// request its context directly; the context goes into the scope only
+    /// when the scope leaves the request (`into_parts`, `scope_mut`,
+    /// `extensions_mut`), which saves a map allocation per request.
+    context_in_scope: bool,
     body_limit: Option<usize>,
     disconnected: bool,
 }
@@ -54,15 +66,36 @@ impl Request {
             .get::<AppContext>()
             .cloned()
             .unwrap_or_default();
+        Self::with_context(scope, receive, context, true)
+    }
+
+    /// A request whose context comes from the application directly, not
+    /// through `scope.extensions.other` (`in_scope` says if it is there too).
+    pub(crate) fn with_context(
+        scope: HttpScope,
+        receive: Receiver,
+        context: AppContext,
+        in_scope: bool,
+    ) -> Self {
         let body_limit = context.body_limit;
         Self {
             scope,
             receive,
             body: BodyState::Unread,
-            path_params: Arc::new([]),
+            path_params: Vec::new(),
             context,
+            context_in_scope: in_scope,
             body_limit,
             disconnected: false,
+        }
+    }
+
+    /// Puts the application context into the scope's extensions, once, so
+    /// that a request or app made from this scope finds it (as middleware's do).
+    fn expose_context(&mut self) {
+        if !self.context_in_scope {
+            self.context_in_scope = true;
+            self.scope.extensions.other.insert(self.context.clone());
         }
     }
 
@@ -73,6 +106,7 @@ impl Request {
 
     /// The HTTP scope, to change it (before passing the request on).
     pub fn scope_mut(&mut self) -> &mut HttpScope {
+        self.expose_context();
         &mut self.scope
     }
 
@@ -194,7 +228,7 @@ impl Request {
             .map(|(_, value)| value.as_str())
     }
 
-    pub(crate) fn set_path_params(&mut self, params: PathParams) {
+    pub(crate) fn set_path_params(&mut self, params: RequestParams) {
         self.path_params = params;
     }
 
@@ -225,6 +259,7 @@ impl Request {
 
     /// The extensions, to attach data.
     pub fn extensions_mut(&mut self) -> &mut http::Extensions {
+        self.expose_context();
         &mut self.scope.extensions.other
     }
 
@@ -326,7 +361,7 @@ impl Request {
     pub async fn form<T: DeserializeOwned>(&mut self) -> Result<T, crate::extract::Rejection> {
         let bytes = self.body().await?;
         let pairs = query_pairs(&bytes);
-        Ok(crate::extract::params::from_pairs::<T>(&pairs, "body")
+        Ok(crate::extract::params::from_pairs::<T, _>(&pairs, "body")
             .map_err(ValidationError::from)?)
     }
 
@@ -335,7 +370,8 @@ impl Request {
     /// If the body was already read, the receiver replays it before handing
     /// over to the server's receiver, so the next app can read it again and
     /// still sees `http.disconnect` when the client leaves.
-    pub fn into_parts(self) -> (HttpScope, Receiver) {
+    pub fn into_parts(mut self) -> (HttpScope, Receiver) {
+        self.expose_context();
         let receive = body::replay(self.body, self.receive);
         (self.scope, receive)
     }

@@ -9,6 +9,7 @@ mod stream;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::OnceLock;
 
 use asgi_core::{BoxError, Extensions, Headers, HttpSend, Sender};
 use bytes::Bytes;
@@ -199,7 +200,7 @@ impl Response {
         match body.into_kind() {
             Kind::Full(bytes) => {
                 if !head_only && !headers.contains(header::CONTENT_LENGTH) && allows_body(status) {
-                    headers.push(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+                    headers.push(header::CONTENT_LENGTH, content_length(bytes.len()));
                 }
                 sender.send(HttpSend::start(status, headers)).await?;
                 sender.send(HttpSend::body(bytes)).await?;
@@ -238,6 +239,34 @@ async fn send_stream(sender: &Sender, mut stream: crate::body::BodyStream) -> Re
     }
     sender.send(HttpSend::body(Bytes::new())).await?;
     Ok(())
+}
+
+/// The `Content-Length` value for `len` bytes.
+///
+/// `HeaderValue::from(len)` allocates for its digits on every response;
+/// the values of small bodies (most API responses) are made once, as static
+/// text, and cloning those does not allocate nor count references.
+fn content_length(len: usize) -> HeaderValue {
+    const CACHED: usize = 1024;
+    static VALUES: OnceLock<Vec<HeaderValue>> = OnceLock::new();
+    if len >= CACHED {
+        return HeaderValue::from(len);
+    }
+    let values = VALUES.get_or_init(|| {
+        let digits: Vec<String> = (0..CACHED).map(|n| n.to_string()).collect();
+        // One leaked block of about 3 KiB, for the life of the process.
+        let text: &'static str = Box::leak(digits.concat().into_boxed_str());
+        let mut start = 0;
+        digits
+            .iter()
+            .map(|n| {
+                let value = HeaderValue::from_static(&text[start..start + n.len()]);
+                start += n.len();
+                value
+            })
+            .collect()
+    });
+    values[len].clone()
 }
 
 /// Whether a response with this status may carry a body (RFC 9110 section 6.4.1).

@@ -4,11 +4,14 @@ use std::fmt;
 
 use http::{HeaderValue, Method, StatusCode};
 
+use asgi_core::AppFuture;
+
+use crate::dispatch::Finish;
 use crate::error::HttpError;
 use crate::extract::ParamInfo;
-use crate::handler::{BoxedHandler, Handler, HandlerFuture};
+use crate::handler::{BoxedHandler, Handler};
 use crate::request::Request;
-use crate::response::IntoResponse;
+use crate::response::{IntoResponse, Response};
 use crate::websocket::{BoxedWsHandler, WsHandler};
 
 /// The handlers of one route: one per method, optionally one for any
@@ -165,28 +168,38 @@ impl MethodRouter {
         methods.join(", ")
     }
 
-    /// Runs the handler for the request's method, or answers 405.
-    pub(crate) fn call(&self, mut request: Request) -> HandlerFuture {
+    /// The handler for the request's method (`GET`'s for `HEAD`), if any.
+    fn handler_for(&self, request: &mut Request) -> Option<&BoxedHandler> {
         if self.body_limit.is_some() {
             request.set_body_limit(self.body_limit);
         }
-        let method = request.method().clone();
-        let handler = self
-            .find(&method)
+        let method = request.method();
+        self.find(method)
             .or_else(|| {
-                (method == Method::HEAD)
+                (*method == Method::HEAD)
                     .then(|| self.find(&Method::GET))
                     .flatten()
             })
-            .or(self.any.as_ref());
-        match handler {
-            Some(handler) => handler.call(request),
+            .or(self.any.as_ref())
+    }
+
+    /// The 405 for a method without handler.
+    fn method_not_allowed(&self) -> Response {
+        let allow =
+            HeaderValue::from_str(&self.allow()).unwrap_or_else(|_| HeaderValue::from_static(""));
+        HttpError::new(StatusCode::METHOD_NOT_ALLOWED)
+            .with_header(http::header::ALLOW, allow)
+            .into_response()
+    }
+
+    /// Runs the handler for the request's method (or answers 405) and sends
+    /// the response, in one boxed future.
+    pub(crate) fn serve(&self, mut request: Request, finish: Finish) -> AppFuture {
+        match self.handler_for(&mut request) {
+            Some(handler) => handler.serve(request, finish),
             None => {
-                let allow = HeaderValue::from_str(&self.allow())
-                    .unwrap_or_else(|_| HeaderValue::from_static(""));
-                let error = HttpError::new(StatusCode::METHOD_NOT_ALLOWED)
-                    .with_header(http::header::ALLOW, allow);
-                Box::pin(async move { error.into_response() })
+                let response = self.method_not_allowed();
+                Box::pin(finish.run(async move { response }))
             }
         }
     }

@@ -9,11 +9,11 @@ use http::StatusCode;
 use super::host::HostPattern;
 use super::method_router::MethodRouter;
 use super::path::PathPattern;
-use crate::context::UrlTable;
+use crate::context::{AppContext, UrlTable};
 use crate::error::HttpError;
 use crate::extract::ParamInfo;
 use crate::handler::HandlerFuture;
-use crate::request::{PathParams, Request, route_path};
+use crate::request::{PathParams, Request, RequestParams, route_path};
 use crate::response::{IntoResponse, Redirect};
 
 /// The name of the catch-all parameter a mount matches its rest with.
@@ -71,7 +71,12 @@ impl Default for Router {
 }
 
 /// What routing decided for an HTTP request.
-pub(crate) enum Routed {
+// The request is carried by value on purpose: this is returned and matched
+// at once, and boxing it would cost an allocation per request.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Routed<'a> {
+    /// The route's handlers: one of them (or a 405) answers the request.
+    Handler(&'a MethodRouter, Request),
     /// A handler (or a 404/405/redirect) produces the response.
     Response(HandlerFuture),
     /// A mounted app takes over the request, with this scope.
@@ -223,18 +228,19 @@ impl Router {
     }
 
     /// The route for `path`: its index and the decoded parameters.
-    fn lookup(&self, path: &str) -> Option<(&Route, PathParams)> {
+    fn lookup(&self, path: &str) -> Option<(&Route, RequestParams)> {
         let found = self.matcher.at(path).ok()?;
         let route = self.routes.get(*found.value)?;
-        let params: Vec<(String, String)> = found
-            .params
-            .iter()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect();
-        route
-            .pattern
-            .accepts(&params)
-            .then(|| (route, params.into()))
+        // Sized up front: no regrowth, and no allocation at all for a route
+        // without parameters (the common case).
+        let mut params: RequestParams = Vec::with_capacity(found.params.len());
+        params.extend(
+            found
+                .params
+                .iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned())),
+        );
+        route.pattern.accepts(&params).then_some((route, params))
     }
 
     fn host_app(&self, headers: &asgi_core::Headers) -> Option<&SharedApp> {
@@ -249,24 +255,45 @@ impl Router {
     }
 
     /// Routes one HTTP request.
-    pub(crate) fn route_http(&self, scope: HttpScope, receive: Receiver) -> Routed {
+    ///
+    /// `context` is the application's, when the application passes it
+    /// directly instead of through `scope.extensions.other` (see
+    /// [`Request::with_context`]); a scope handed to a mounted app gets it
+    /// inserted, so mounted apps find it as before.
+    pub(crate) fn route_http(
+        &self,
+        mut scope: HttpScope,
+        receive: Receiver,
+        context: Option<&AppContext>,
+    ) -> Routed<'_> {
         if let Some(app) = self.host_app(&scope.headers) {
+            insert_context(&mut scope, context);
             return Routed::App(app.clone(), Box::new(scope));
         }
-        let path = route_path(&scope.target.path, &scope.root_path).to_owned();
-        match self.lookup(&path) {
+        // Borrowed, not copied: `lookup` returns owned parameters, so the
+        // borrow of the scope's path ends before the scope moves on.
+        let path = route_path(&scope.target.path, &scope.root_path);
+        match self.lookup(path) {
             Some((route, params)) => match &route.endpoint {
                 Endpoint::Methods(methods) if methods.has_http() => {
-                    let mut request = Request::new(scope, receive);
+                    let mut request = match context {
+                        Some(context) => {
+                            Request::with_context(scope, receive, context.clone(), false)
+                        }
+                        None => Request::new(scope, receive),
+                    };
                     request.set_path_params(params);
-                    Routed::Response(methods.call(request))
+                    Routed::Handler(methods, request)
                 }
                 Endpoint::Methods(_) => not_found(),
                 Endpoint::Mount(app) => {
-                    Routed::App(app.clone(), Box::new(mounted_scope(scope, &path, &params)))
+                    let root_path = mount_root(&scope.root_path, path, &params);
+                    scope.root_path = root_path;
+                    insert_context(&mut scope, context);
+                    Routed::App(app.clone(), Box::new(scope))
                 }
             },
-            None => match self.slash_redirect(&scope, &path) {
+            None => match self.slash_redirect(&scope, path) {
                 Some(redirect) => {
                     Routed::Response(Box::pin(async move { redirect.into_response() }))
                 }
@@ -308,7 +335,7 @@ impl Router {
             Some((route, params)) => match &route.endpoint {
                 Endpoint::Methods(MethodRouter {
                     ws: Some(handler), ..
-                }) => RoutedWs::Handler(handler.clone(), scope, params),
+                }) => RoutedWs::Handler(handler.clone(), scope, params.into()),
                 Endpoint::Methods(_) => RoutedWs::NotFound,
                 Endpoint::Mount(app) => {
                     let mut scope = scope;
@@ -344,7 +371,7 @@ pub(crate) enum RoutedWs {
     NotFound,
 }
 
-fn not_found() -> Routed {
+fn not_found() -> Routed<'static> {
     Routed::Response(Box::pin(async {
         HttpError::new(StatusCode::NOT_FOUND).into_response()
     }))
@@ -365,9 +392,13 @@ fn mount_root(root_path: &str, path: &str, params: &[(String, String)]) -> Strin
     format!("{}{}", root_path.trim_end_matches('/'), matched)
 }
 
-fn mounted_scope(mut scope: HttpScope, path: &str, params: &[(String, String)]) -> HttpScope {
-    scope.root_path = mount_root(&scope.root_path, path, params);
-    scope
+/// Gives a scope that leaves the router for another app the application
+/// context, if the application passed it directly (a mounted app's requests
+/// find it in the scope, as everywhere else).
+fn insert_context(scope: &mut HttpScope, context: Option<&AppContext>) {
+    if let Some(context) = context {
+        scope.extensions.other.insert(context.clone());
+    }
 }
 
 impl fmt::Debug for Router {

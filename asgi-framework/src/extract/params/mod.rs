@@ -20,9 +20,33 @@ macro_rules! single_value {
     };
 }
 
+/// One name-value pair, however its strings are held: owned (path
+/// parameters, form fields) or borrowed from the request when nothing had to
+/// be decoded (query strings, see [`super::parse_query`]).
+pub(crate) trait Pair {
+    /// The name.
+    fn key(&self) -> &str;
+    /// The value.
+    fn value(&self) -> &str;
+}
+
+impl<K: AsRef<str>, V: AsRef<str>> Pair for (K, V) {
+    fn key(&self) -> &str {
+        self.0.as_ref()
+    }
+
+    fn value(&self) -> &str {
+        self.1.as_ref()
+    }
+}
+
 /// Deserializes `T` from `pairs`, reporting errors at `[location, name]`.
-pub(crate) fn from_pairs<T: DeserializeOwned>(
-    pairs: &[(String, String)],
+///
+/// Nothing here allocates on the way to a valid value: keys, values and the
+/// values of a repeated key are walked in place (this runs for every
+/// `Path`/`Query` extraction, so it stays off the allocator).
+pub(crate) fn from_pairs<T: DeserializeOwned, P: Pair>(
+    pairs: &[P],
     location: &'static str,
 ) -> Result<T, ParamError> {
     T::deserialize(Pairs { pairs, location }).map_err(|mut error| {
@@ -32,12 +56,12 @@ pub(crate) fn from_pairs<T: DeserializeOwned>(
 }
 
 /// The whole set of pairs: a struct, map, tuple or single value.
-struct Pairs<'a> {
-    pairs: &'a [(String, String)],
+struct Pairs<'a, P> {
+    pairs: &'a [P],
     location: &'static str,
 }
 
-impl<'de> de::Deserializer<'de> for Pairs<'_> {
+impl<'de, P: Pair> de::Deserializer<'de> for Pairs<'_, P> {
     type Error = ParamError;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ParamError> {
@@ -45,15 +69,9 @@ impl<'de> de::Deserializer<'de> for Pairs<'_> {
     }
 
     fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ParamError> {
-        let mut keys: Vec<&str> = Vec::new();
-        for (key, _) in self.pairs {
-            if !keys.contains(&key.as_str()) {
-                keys.push(key);
-            }
-        }
         visitor.visit_map(Fields {
             pairs: self.pairs,
-            keys: keys.into_iter(),
+            position: 0,
             current: None,
         })
     }
@@ -68,14 +86,7 @@ impl<'de> de::Deserializer<'de> for Pairs<'_> {
     }
 
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ParamError> {
-        visitor.visit_seq(Items {
-            values: self
-                .pairs
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect(),
-            position: 0,
-        })
+        visitor.visit_seq(Items::All(self.pairs))
     }
 
     fn deserialize_tuple<V: Visitor<'de>>(
@@ -145,12 +156,12 @@ impl<'de> de::Deserializer<'de> for Pairs<'_> {
 }
 
 /// Pairs with a single value: a lone path parameter deserializes as that value.
-impl Pairs<'_> {
-    fn single(&self) -> Result<Field<'_>, ParamError> {
+impl<'a, P: Pair> Pairs<'a, P> {
+    fn single(&self) -> Result<Field<'a, P>, ParamError> {
         match self.pairs {
-            [(key, value)] => Ok(Field {
-                key,
-                values: vec![value],
+            [pair] => Ok(Field {
+                key: pair.key(),
+                values: Values::One(pair.value()),
             }),
             _ => Err(de::Error::custom(format!(
                 "expected exactly one {} parameter, found {}",
@@ -161,24 +172,35 @@ impl Pairs<'_> {
     }
 }
 
-struct Fields<'a> {
-    pairs: &'a [(String, String)],
-    keys: std::vec::IntoIter<&'a str>,
+/// The distinct keys of the pairs, in order of first appearance.
+struct Fields<'a, P> {
+    pairs: &'a [P],
+    /// The next pair to look at for a key not seen before.
+    position: usize,
     current: Option<&'a str>,
 }
 
-impl<'de> de::MapAccess<'de> for Fields<'_> {
+impl<'de, P: Pair> de::MapAccess<'de> for Fields<'_, P> {
     type Error = ParamError;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(
         &mut self,
         seed: K,
     ) -> Result<Option<K::Value>, ParamError> {
-        let Some(key) = self.keys.next() else {
-            return Ok(None);
-        };
-        self.current = Some(key);
-        seed.deserialize(key.into_deserializer()).map(Some)
+        // A key repeated later is skipped: its first appearance stands for
+        // all its values (a quadratic scan, over the handful of pairs a
+        // request has, instead of a set).
+        let pairs = self.pairs;
+        while let Some(pair) = pairs.get(self.position) {
+            self.position += 1;
+            let key = pair.key();
+            if pairs[..self.position - 1].iter().any(|p| p.key() == key) {
+                continue;
+            }
+            self.current = Some(key);
+            return seed.deserialize(key.into_deserializer()).map(Some);
+        }
+        Ok(None)
     }
 
     fn next_value_seed<V: DeserializeSeed<'de>>(
@@ -186,50 +208,83 @@ impl<'de> de::MapAccess<'de> for Fields<'_> {
         seed: V,
     ) -> Result<V::Value, ParamError> {
         let key = self.current.take().unwrap_or_default();
-        let values = self
-            .pairs
-            .iter()
-            .filter(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-            .collect();
-        seed.deserialize(Field { key, values })
+        seed.deserialize(Field {
+            key,
+            values: Values::Matching(self.pairs),
+        })
     }
 }
 
-struct Items<'a> {
-    values: Vec<(&'a str, &'a str)>,
-    position: usize,
+/// The elements of a sequence: every pair, or the values of one key.
+enum Items<'a, P> {
+    /// Every pair, each an element (a tuple of path parameters).
+    All(&'a [P]),
+    /// The pairs whose key is `.1` (a repeated query key).
+    Matching(&'a [P], &'a str),
+    /// A single value (not yet taken).
+    One(Option<(&'a str, &'a str)>),
 }
 
-impl<'de> de::SeqAccess<'de> for Items<'_> {
+impl<'de, P: Pair> de::SeqAccess<'de> for Items<'_, P> {
     type Error = ParamError;
 
     fn next_element_seed<T: DeserializeSeed<'de>>(
         &mut self,
         seed: T,
     ) -> Result<Option<T::Value>, ParamError> {
-        let Some(&(key, value)) = self.values.get(self.position) else {
+        let next = match self {
+            Items::All(pairs) => pairs.split_first().map(|(pair, rest)| {
+                *pairs = rest;
+                (pair.key(), pair.value())
+            }),
+            Items::Matching(pairs, key) => {
+                let key = *key;
+                let found = pairs.iter().position(|p| p.key() == key);
+                found.map(|i| {
+                    let pair = &pairs[i];
+                    *pairs = &pairs[i + 1..];
+                    (key, pair.value())
+                })
+            }
+            Items::One(one) => one.take(),
+        };
+        let Some((key, value)) = next else {
             return Ok(None);
         };
-        self.position += 1;
         seed.deserialize(Field {
             key,
-            values: vec![value],
+            values: Values::<P>::One(value),
         })
         .map(Some)
     }
 }
 
-/// The value(s) of one key. Scalars take the last value, as Starlette's
-/// `QueryParams` does; sequences take them all.
-struct Field<'a> {
-    key: &'a str,
-    values: Vec<&'a str>,
+/// Where the value(s) of one key are.
+enum Values<'a, P> {
+    /// Exactly this one.
+    One(&'a str),
+    /// The values of every pair with the field's key, in order.
+    Matching(&'a [P]),
 }
 
-impl Field<'_> {
-    fn last(&self) -> &str {
-        self.values.last().copied().unwrap_or_default()
+/// The value(s) of one key. Scalars take the last value, as Starlette's
+/// `QueryParams` does; sequences take them all.
+struct Field<'a, P> {
+    key: &'a str,
+    values: Values<'a, P>,
+}
+
+impl<'a, P: Pair> Field<'a, P> {
+    fn last(&self) -> &'a str {
+        match self.values {
+            Values::One(value) => value,
+            Values::Matching(pairs) => pairs
+                .iter()
+                .rev()
+                .find(|p| p.key() == self.key)
+                .map(Pair::value)
+                .unwrap_or_default(),
+        }
     }
 
     fn fail(&self, kind: &str, message: &str) -> ParamError {
@@ -251,14 +306,16 @@ macro_rules! parse_number {
 const INT: &str = "Input should be a valid integer, unable to parse string as an integer";
 const FLOAT: &str = "Input should be a valid number, unable to parse string as a number";
 
-impl<'de> de::Deserializer<'de> for Field<'_> {
+impl<'de, P: Pair> de::Deserializer<'de> for Field<'_, P> {
     type Error = ParamError;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ParamError> {
-        let (key, input) = (self.key, self.last().to_owned());
+        // Borrowed: the visitor copies what it keeps (a `String` field), so
+        // no intermediate copy of the input is made.
+        let (key, input) = (self.key, self.last());
         visitor
-            .visit_str::<ParamError>(&input)
-            .map_err(|e: ParamError| e.at(key, &input))
+            .visit_str::<ParamError>(input)
+            .map_err(|e: ParamError| e.at(key, input))
     }
 
     parse_number! {
@@ -296,11 +353,11 @@ impl<'de> de::Deserializer<'de> for Field<'_> {
     }
 
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ParamError> {
-        let values = self.values.iter().map(|v| (self.key, *v)).collect();
-        visitor.visit_seq(Items {
-            values,
-            position: 0,
-        })
+        let items = match self.values {
+            Values::One(value) => Items::One(Some((self.key, value))),
+            Values::Matching(pairs) => Items::Matching(pairs, self.key),
+        };
+        visitor.visit_seq(items)
     }
 
     fn deserialize_newtype_struct<V: Visitor<'de>>(
@@ -317,10 +374,9 @@ impl<'de> de::Deserializer<'de> for Field<'_> {
         _variants: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, ParamError> {
-        let (key, input) = (self.key, self.last().to_owned());
-        let variant: de::value::StrDeserializer<'_, ParamError> =
-            input.as_str().into_deserializer();
-        visitor.visit_enum(variant).map_err(|e| e.at(key, &input))
+        let (key, input) = (self.key, self.last());
+        let variant: de::value::StrDeserializer<'_, ParamError> = input.into_deserializer();
+        visitor.visit_enum(variant).map_err(|e| e.at(key, input))
     }
 
     fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ParamError> {
@@ -393,7 +449,7 @@ mod tests {
             (&[("q", "x")][..], "missing", "id", Value::Null),
         ];
         for (input, kind, field, value) in cases {
-            let error = from_pairs::<Query>(&pairs(input), "query")
+            let error = from_pairs::<Query, _>(&pairs(input), "query")
                 .unwrap_err()
                 .into_detail();
 
@@ -410,7 +466,7 @@ mod tests {
     fn single_values_and_tuples_come_from_path_params() {
         let id: u32 = from_pairs(&pairs(&[("id", "5")]), "path").unwrap();
         let both: (String, f64) = from_pairs(&pairs(&[("a", "x"), ("b", "2.5")]), "path").unwrap();
-        let error = from_pairs::<(String, f64)>(&pairs(&[("a", "x"), ("b", "y")]), "path")
+        let error = from_pairs::<(String, f64), _>(&pairs(&[("a", "x"), ("b", "y")]), "path")
             .unwrap_err()
             .into_detail();
 
@@ -422,7 +478,7 @@ mod tests {
 
     #[test]
     fn uuid_errors_use_pydantic_wording() {
-        let error = from_pairs::<uuid::Uuid>(&pairs(&[("id", "nope")]), "path")
+        let error = from_pairs::<uuid::Uuid, _>(&pairs(&[("id", "nope")]), "path")
             .unwrap_err()
             .into_detail();
 
