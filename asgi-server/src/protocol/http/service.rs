@@ -137,12 +137,18 @@ pub(crate) fn access_log_enabled(ctx: &ServiceContext) -> bool {
 /// Whether the request carried `te: trailers`: the client accepts response
 /// trailers, so the scope gets the `http.response.trailers` extension.
 pub(crate) fn accepts_trailers(headers: &Headers) -> bool {
-    headers.get_all("te").any(|value| {
-        value
-            .as_bytes()
-            .split(|&b| b == b',')
-            .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"trailers"))
-    })
+    // `HeaderName` comparison: a tag compare for a standard name like `te`,
+    // where a search by string compares every field's name as text.
+    headers
+        .iter()
+        .any(|(name, value)| *name == http::header::TE && te_has_trailers(value.as_bytes()))
+}
+
+/// Whether one `TE` field value lists `trailers`.
+pub(crate) fn te_has_trailers(value: &[u8]) -> bool {
+    value
+        .split(|&b| b == b',')
+        .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"trailers"))
 }
 
 /// Logs the access line as Uvicorn words it: `127.0.0.1:51234 - "GET / HTTP/1.1" 200`.

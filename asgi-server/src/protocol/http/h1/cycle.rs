@@ -12,7 +12,7 @@ use http::{Method, StatusCode};
 use super::decode::{BodyKind, Chunk, ChunkedDecoder, RequestHead};
 use super::encode::{self, Framing, HeadContext, LAST_CHUNK};
 use super::output::Output;
-use crate::protocol::http::{proxy, service};
+use crate::protocol::http::proxy;
 use crate::protocol::{ConnInfo, ServiceContext};
 
 /// The most body bytes an unread request body may have for the connection
@@ -77,7 +77,7 @@ impl Cycle {
             BodyKind::Chunked => BodyState::Chunked(ChunkedDecoder::new(16 * 1024)),
         };
         let mut extensions = Extensions::default();
-        extensions.trailers = accepts_trailers(head);
+        extensions.trailers = head.accepts_trailers;
         Ok(Self {
             response: HttpResponseState::new(&extensions),
             held: None,
@@ -119,6 +119,12 @@ impl Cycle {
             body_received: 0,
             trailers: false,
         }
+    }
+
+    /// Whether `send(message)` would encode the response head (the first
+    /// body message after a held `http.response.start`).
+    pub(crate) fn encodes_head(&self, message: &HttpSend) -> bool {
+        self.held.is_some() && matches!(message, HttpSend::ResponseBody { .. })
     }
 
     /// Whether the response is complete.
@@ -388,15 +394,9 @@ impl Cycle {
     }
 }
 
-/// Whether the client accepts response trailers: `te: trailers` on HTTP/1.1,
-/// whose chunked framing carries them.
-fn accepts_trailers(head: &RequestHead) -> bool {
-    head.version == HttpVersion::Http11 && service::accepts_trailers(&head.headers)
-}
-
 /// Builds the `http` scope for a request head.
 pub(crate) fn http_scope(head: RequestHead, info: &ConnInfo, ctx: &ServiceContext) -> HttpScope {
-    let trailers = accepts_trailers(&head);
+    let trailers = head.accepts_trailers;
     let mut scope = HttpScope::new(head.method, head.target);
     scope.extensions.trailers = trailers;
     scope.http_version = head.version;

@@ -28,6 +28,10 @@ pub(crate) struct RequestHead {
     pub(crate) expect_continue: bool,
     /// `Connection: upgrade` with `Upgrade: websocket`.
     pub(crate) upgrade_websocket: bool,
+    /// `TE: trailers` on an HTTP/1.1 request: the client accepts response
+    /// trailers. Found here, in the pass over the fields the framing needs
+    /// anyway, rather than by another search per request.
+    pub(crate) accepts_trailers: bool,
 }
 
 /// How the request body is framed.
@@ -184,6 +188,7 @@ struct Framing {
     upgrade_token: bool,
     upgrade_websocket: bool,
     expect_continue: bool,
+    te_trailers: bool,
     hosts: usize,
 }
 
@@ -239,6 +244,8 @@ impl Framing {
             }
         } else if *name == header::HOST {
             self.hosts += 1;
+        } else if *name == header::TE {
+            self.te_trailers |= crate::protocol::http::service::te_has_trailers(value);
         }
         Ok(())
     }
@@ -292,6 +299,7 @@ impl Framing {
             body,
             keep_alive,
             expect_continue: http11 && self.expect_continue,
+            accepts_trailers: http11 && self.te_trailers,
         })
     }
 }

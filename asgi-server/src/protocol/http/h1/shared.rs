@@ -122,7 +122,10 @@ where
 
     /// Ends the cycle after the app returned (see [`Cycle::finish`]).
     pub(super) fn finish_cycle(&mut self) {
-        let ctx = head_context(&self.ctx, &self.shutdown);
+        // A complete response needs no context: skip reading the shutdown
+        // flag (a lock inside tokio's watch channel) on every request.
+        let finished = self.cycle.is_complete() && self.cycle.is_started();
+        let ctx = head_context(&self.ctx, !finished && !self.shutdown.is_shutdown());
         self.cycle.finish(&mut self.output, ctx);
     }
 
@@ -136,8 +139,7 @@ where
 
     /// Queues an error response that closes the connection.
     pub(super) fn write_error(&mut self, status: StatusCode) {
-        let mut ctx = head_context(&self.ctx, &self.shutdown);
-        ctx.keep_alive = false;
+        let ctx = head_context(&self.ctx, false);
         encode::encode_error(self.output.dst(), status, ctx);
     }
 
@@ -279,7 +281,10 @@ where
             self.cycle.disconnect();
             return Err(SendError::Disconnected);
         }
-        let ctx = head_context(&self.ctx, &self.shutdown);
+        // Only the message that encodes the head reads the shutdown flag (a
+        // lock inside tokio's watch channel); the others never look at it.
+        let keep_alive = self.cycle.encodes_head(&message) && !self.shutdown.is_shutdown();
+        let ctx = head_context(&self.ctx, keep_alive);
         self.cycle.send(message, &mut self.output, ctx)
     }
 
@@ -316,11 +321,14 @@ where
 }
 
 /// What the encoder needs from the server; the cycle fills in the request's part.
-fn head_context<'a>(ctx: &'a ServiceContext, shutdown: &Shutdown) -> HeadContext<'a> {
+///
+/// `keep_alive`: whether the server would keep the connection (it is not
+/// shutting down).
+fn head_context(ctx: &ServiceContext, keep_alive: bool) -> HeadContext<'_> {
     HeadContext {
         version: HttpVersion::Http11,
         is_head: false,
-        keep_alive: !shutdown.is_shutdown(),
+        keep_alive,
         date: ctx.config.date_header,
         server: &ctx.server_header,
         defaults: &ctx.default_headers,

@@ -327,3 +327,27 @@ fn bare_lf_is_found_anywhere_in_a_head() {
         assert!(has_bare_lf(&head), "LF at {at}");
     }
 }
+
+#[test]
+fn te_trailers_is_noted_on_http11_only() {
+    let cases: &[(&[u8], bool)] = &[
+        (b"GET / HTTP/1.1\r\nHost: a\r\nTE: trailers\r\n\r\n", true),
+        (
+            b"GET / HTTP/1.1\r\nHost: a\r\nte: gzip, Trailers\r\n\r\n",
+            true,
+        ),
+        (b"GET / HTTP/1.1\r\nHost: a\r\nTE: gzip\r\n\r\n", false),
+        (b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", false),
+        (b"GET / HTTP/1.0\r\nHost: a\r\nTE: trailers\r\n\r\n", false),
+    ];
+    for &(input, expected) in cases {
+        let head = parse(input).unwrap().unwrap();
+
+        assert_eq!(
+            head.accepts_trailers,
+            expected,
+            "{}",
+            String::from_utf8_lossy(input)
+        );
+    }
+}
