@@ -157,7 +157,10 @@ impl Target {
     /// query, as RFC 9112 section 3.2.2 tells a server to. An empty path becomes `/`.
     pub fn parse(target: Bytes) -> Self {
         let mut target = target;
-        if let Some(after_scheme) = find(&target, b"://")
+        // Origin-form (`/...`, nearly every request) cannot be absolute-form:
+        // no search for a scheme through the whole target then.
+        if !target.starts_with(b"/")
+            && let Some(after_scheme) = find(&target, b"://")
             && is_scheme(&target[..after_scheme])
         {
             let rest = target.slice(after_scheme + 3..);

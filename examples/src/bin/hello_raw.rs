@@ -14,41 +14,44 @@
 use std::process::ExitCode;
 
 use asgi_core::{
-    App, Headers, HttpReceive, HttpScope, HttpSend, LifespanReceive, LifespanScope, LifespanSend,
-    ReceiveEvent, Receiver, Scope, Sender, app_fn,
+    App, Bytes, Headers, HttpReceive, HttpSend, LifespanReceive, LifespanScope, LifespanSend,
+    ReceiveEvent, Receiver, Scope, Sender, State, app_fn,
 };
 use http::{HeaderValue, Method, StatusCode, header};
 
-/// What startup puts into the lifespan state.
+/// What startup puts into the lifespan state: the response body, built once.
 #[derive(Debug)]
-struct Greeting(&'static str);
+struct Greeting(Bytes);
 
 fn app() -> impl App {
     app_fn(|scope, receive, send| async move {
+        // Each handler gets only the parts of the scope it uses: the future
+        // boxed per request stays small (a few hundred bytes, not kilobytes).
         match scope {
-            Scope::Http(scope) => http(scope, receive, send).await,
+            Scope::Http(scope) if scope.method == Method::POST && scope.path() == "/echo" => {
+                echo(scope.headers, receive, send).await
+            }
+            Scope::Http(scope) => hello(scope.state, send).await,
             Scope::Lifespan(scope) => lifespan(scope, receive, send).await,
             Scope::WebSocket(_) => Err("this app does not speak websocket".into()),
         }
     })
 }
 
-async fn http(
-    scope: HttpScope,
-    receive: Receiver,
-    send: Sender,
-) -> Result<(), asgi_core::BoxError> {
-    if scope.method == Method::POST && scope.path() == "/echo" {
-        return echo(scope, receive, send).await;
-    }
-    let greeting = scope.state.get::<Greeting>().map_or("Hello", |g| g.0);
-    let body = format!("{greeting}, world!");
-    let headers = Headers::new()
-        .with(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; charset=utf-8"),
-        )
-        .with(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+/// `Hello, world!`: the greeting startup put into the lifespan state.
+async fn hello(state: State, send: Sender) -> Result<(), asgi_core::BoxError> {
+    // Built at startup and shared (a reference count, no copy); without
+    // lifespan (`--lifespan off`) the same text from a static.
+    let body = state.get::<Greeting>().map_or_else(
+        || Bytes::from_static(b"Hello, world!"),
+        |greeting| greeting.0.clone(),
+    );
+    // No `content-length`: a body sent in one message is framed by the
+    // server, which sets the length itself.
+    let headers = Headers::new().with(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     send.send(HttpSend::start(StatusCode::OK, headers)).await?;
     send.send(HttpSend::body(body)).await?;
     Ok(())
@@ -56,17 +59,16 @@ async fn http(
 
 /// Streams the request body back as it arrives: no buffering of the whole body.
 async fn echo(
-    scope: HttpScope,
+    request_headers: Headers,
     receive: Receiver,
     send: Sender,
 ) -> Result<(), asgi_core::BoxError> {
-    let content_type = scope
-        .headers
+    let content_type = request_headers
         .get("content-type")
         .cloned()
         .unwrap_or(HeaderValue::from_static("application/octet-stream"));
     let mut headers = Headers::new().with(header::CONTENT_TYPE, content_type);
-    if let Some(length) = scope.headers.get("content-length") {
+    if let Some(length) = request_headers.get("content-length") {
         headers.push(header::CONTENT_LENGTH, length.clone());
     }
     send.send(HttpSend::start(StatusCode::OK, headers)).await?;
@@ -93,7 +95,10 @@ async fn lifespan(
     loop {
         match receive.receive().await? {
             ReceiveEvent::Lifespan(LifespanReceive::Startup) => {
-                scope.state.insert(Greeting("Hello"));
+                let greeting = "Hello";
+                scope
+                    .state
+                    .insert(Greeting(format!("{greeting}, world!").into()));
                 tracing::info!("hello_raw: startup complete");
                 send.send(LifespanSend::StartupComplete).await?;
             }
@@ -116,7 +121,7 @@ mod tests {
     use std::time::Duration;
 
     use asgi_core::testing::Communicator;
-    use asgi_core::{Bytes, LifespanState, SendEvent};
+    use asgi_core::{HttpScope, LifespanState, SendEvent};
 
     use super::*;
 
@@ -184,7 +189,8 @@ mod tests {
 
         assert_eq!(started.kind(), "lifespan.startup.complete");
         assert_eq!(stopped.kind(), "lifespan.shutdown.complete");
-        assert_eq!(state.get::<Greeting>().map(|g| g.0), Some("Hello"));
+        let greeting = state.get::<Greeting>().map(|g| g.0.clone());
+        assert_eq!(greeting.as_deref(), Some(&b"Hello, world!"[..]));
         comm.wait(WAIT).await.unwrap();
     }
 

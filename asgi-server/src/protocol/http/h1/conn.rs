@@ -8,17 +8,16 @@
 //! uncontended: the app future is polled by this task (unless the app moves
 //! its handles elsewhere, which still works).
 
-use std::future::poll_fn;
+use std::future::{Future, poll_fn};
 use std::panic::AssertUnwindSafe;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
-use std::task::Poll;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use asgi_core::{Receiver, Scope, Sender};
 use bytes::BytesMut;
 use futures_util::FutureExt;
-use futures_util::future::FusedFuture;
 use http::StatusCode;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::time::Instant;
@@ -64,14 +63,15 @@ pub(crate) async fn serve<I>(
     // One shutdown listener for the connection's life: registering a fresh
     // one for every keep-alive wait would cost a lock per request.
     let mut listener = shutdown.clone();
-    let mut shutdown_signal = pin!(listener.wait().fuse());
+    let wait = pin!(listener.wait());
+    let mut shutdown_signal = ShutdownSignal::new(wait);
 
     let linger = loop {
         let head = match read_head(
             &shared,
             &ctx,
             &shutdown,
-            shutdown_signal.as_mut(),
+            &mut shutdown_signal,
             first,
             &mut timer,
         )
@@ -158,13 +158,13 @@ async fn read_head<I, S>(
     shared: &Shared<I>,
     ctx: &ServiceContext,
     shutdown: &Shutdown,
-    mut shutdown_signal: Pin<&mut S>,
+    shutdown_signal: &mut ShutdownSignal<'_, S>,
     first: bool,
     timer: &mut Timer,
 ) -> HeadResult
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    S: FusedFuture<Output = ()>,
+    S: Future<Output = ()>,
 {
     // Pipelined requests are parsed straight from the buffer, no timer
     // needed (one lock for the check and the parse: this runs per request).
@@ -192,34 +192,73 @@ where
     let deadline = Instant::now() + wait;
     let grace_deadline = || deadline.min(Instant::now() + FIRST_REQUEST_GRACE);
     timer.set(if grace { grace_deadline() } else { deadline });
-    loop {
-        tokio::select! {
-            biased;
-            polled = poll_fn(|cx| shared.with(|c| c.poll_head(cx, idle)).unwrap_or(Poll::Ready(HeadPoll::Closed))) => match polled {
-                HeadPoll::Head(head) => return HeadResult::Head(head),
-                HeadPoll::Error(error) => return HeadResult::Error(error),
-                HeadPoll::Closed => return HeadResult::Close,
-                HeadPoll::Started => {
+    // A hand-written `select!`: the head first, then the timer, then the
+    // shutdown signal. The timer and the signal keep the task's waker from
+    // their first poll, so on later waits they are only checked (a flag
+    // each), not polled again: a `select!` re-registered both on every
+    // request.
+    poll_fn(|cx| {
+        loop {
+            let polled = shared
+                .with(|c| c.poll_head(cx, idle))
+                .unwrap_or(Poll::Ready(HeadPoll::Closed));
+            match polled {
+                Poll::Ready(HeadPoll::Head(head)) => return Poll::Ready(HeadResult::Head(head)),
+                Poll::Ready(HeadPoll::Error(error)) => {
+                    return Poll::Ready(HeadResult::Error(error));
+                }
+                Poll::Ready(HeadPoll::Closed) => return Poll::Ready(HeadResult::Close),
+                Poll::Ready(HeadPoll::Started) => {
                     idle = false;
                     timer.set(Instant::now() + ctx.config.timeout_request_head);
+                    continue;
                 }
-            },
-            () = timer.expired() => {
+                Poll::Pending => {}
+            }
+            if timer.poll_expired(cx).is_ready() {
                 if idle {
                     tracing::debug!("closing idle keep-alive connection");
                 } else {
                     tracing::debug!("request head not received in time; closing");
                 }
-                return HeadResult::Close;
+                return Poll::Ready(HeadResult::Close);
             }
-            () = shutdown_signal.as_mut(), if !grace => {
+            if !grace && shutdown_signal.poll_signalled(cx, shutdown) {
                 if !first {
-                    return HeadResult::Close;
+                    return Poll::Ready(HeadResult::Close);
                 }
                 grace = true;
                 timer.set(grace_deadline());
+                continue;
             }
+            return Poll::Pending;
         }
+    })
+    .await
+}
+
+/// The connection's registration for the shutdown signal, made once.
+struct ShutdownSignal<'a, S> {
+    wait: Pin<&'a mut S>,
+    registered: bool,
+}
+
+impl<'a, S: Future<Output = ()>> ShutdownSignal<'a, S> {
+    fn new(wait: Pin<&'a mut S>) -> Self {
+        Self {
+            wait,
+            registered: false,
+        }
+    }
+
+    /// Whether shutdown was signalled. The first call polls the wait future
+    /// (which registers this task to be woken); later calls read the flag.
+    fn poll_signalled(&mut self, cx: &mut Context<'_>, shutdown: &Shutdown) -> bool {
+        if self.registered {
+            return shutdown.is_signalled();
+        }
+        self.registered = true;
+        self.wait.as_mut().poll(cx).is_ready()
     }
 }
 

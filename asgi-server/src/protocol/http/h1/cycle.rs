@@ -397,6 +397,7 @@ impl Cycle {
 /// Builds the `http` scope for a request head.
 pub(crate) fn http_scope(head: RequestHead, info: &ConnInfo, ctx: &ServiceContext) -> HttpScope {
     let trailers = head.accepts_trailers;
+    let forwarded = head.forwarded;
     let mut scope = HttpScope::new(head.method, head.target);
     scope.extensions.trailers = trailers;
     scope.http_version = head.version;
@@ -407,7 +408,7 @@ pub(crate) fn http_scope(head: RequestHead, info: &ConnInfo, ctx: &ServiceContex
     scope.root_path.clone_from(&ctx.config.root_path);
     scope.state = ctx.state.clone();
     scope.extensions.tls.clone_from(&info.tls);
-    if ctx.config.proxy_headers {
+    if ctx.config.proxy_headers && forwarded {
         proxy::apply(
             &scope.headers,
             &ctx.config.forwarded_allow_ips,
@@ -425,6 +426,7 @@ pub(crate) fn websocket_scope(
     info: &ConnInfo,
     ctx: &ServiceContext,
 ) -> WebSocketScope {
+    let forwarded = head.forwarded;
     let mut scope = WebSocketScope::new(head.target);
     scope.http_version = head.version;
     scope.scheme = if info.scheme.is_secure() {
@@ -448,7 +450,7 @@ pub(crate) fn websocket_scope(
     scope.state = ctx.state.clone();
     scope.extensions.websocket_http_response = true;
     scope.extensions.tls.clone_from(&info.tls);
-    if ctx.config.proxy_headers {
+    if ctx.config.proxy_headers && forwarded {
         proxy::apply(
             &scope.headers,
             &ctx.config.forwarded_allow_ips,

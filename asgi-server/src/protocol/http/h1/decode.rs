@@ -32,6 +32,9 @@ pub(crate) struct RequestHead {
     /// trailers. Found here, in the pass over the fields the framing needs
     /// anyway, rather than by another search per request.
     pub(crate) accepts_trailers: bool,
+    /// An `X-Forwarded-*` field is present: only then can `--proxy-headers`
+    /// change the scope, so only then is the peer's trust checked.
+    pub(crate) forwarded: bool,
 }
 
 /// How the request body is framed.
@@ -189,6 +192,7 @@ struct Framing {
     upgrade_websocket: bool,
     expect_continue: bool,
     te_trailers: bool,
+    forwarded: bool,
     hosts: usize,
 }
 
@@ -246,6 +250,8 @@ impl Framing {
             self.hosts += 1;
         } else if *name == header::TE {
             self.te_trailers |= crate::protocol::http::service::te_has_trailers(value);
+        } else if name.as_str().starts_with("x-forwarded-") {
+            self.forwarded = true;
         }
         Ok(())
     }
@@ -300,6 +306,7 @@ impl Framing {
             keep_alive,
             expect_continue: http11 && self.expect_continue,
             accepts_trailers: http11 && self.te_trailers,
+            forwarded: self.forwarded,
         })
     }
 }
