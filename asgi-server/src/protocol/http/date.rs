@@ -1,7 +1,7 @@
 //! The `Date` header field, formatted at most once a second per thread.
 
 use std::cell::RefCell;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Length of an IMF-fixdate: `Sun, 06 Nov 1994 08:49:37 GMT`.
 const DATE_LEN: usize = 29;
@@ -13,31 +13,37 @@ const PREFIX: &[u8] = b"date: ";
 const FIELD_LEN: usize = PREFIX.len() + DATE_LEN + 2;
 
 struct CachedDate {
-    second: u64,
+    /// The second the field shows: fresh from `second_start` until `next_update`.
+    second_start: SystemTime,
+    next_update: SystemTime,
     /// The whole field line, so that a response head copies it in one go.
     field: [u8; FIELD_LEN],
 }
 
 thread_local! {
     static CACHE: RefCell<CachedDate> = const {
-        RefCell::new(CachedDate { second: u64::MAX, field: [b' '; FIELD_LEN] })
+        RefCell::new(CachedDate { second_start: UNIX_EPOCH, next_update: UNIX_EPOCH, field: [b' '; FIELD_LEN] })
     };
 }
 
 /// Calls `f` with the current `date: <IMF-fixdate>\r\n` field line.
 pub(crate) fn with_date_field<R>(f: impl FnOnce(&[u8; FIELD_LEN]) -> R) -> R {
     let now = SystemTime::now();
-    let second = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     CACHE.with(|cache| {
         let mut cache = cache.borrow_mut();
-        if cache.second != second {
+        // Two comparisons per response; the arithmetic and the formatting
+        // once a second (or at once when the clock is set back).
+        if now >= cache.next_update || now < cache.second_start {
+            let since_epoch = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+            let second_start = UNIX_EPOCH + Duration::from_secs(since_epoch.as_secs());
             let formatted = httpdate::fmt_http_date(now);
             if formatted.len() == DATE_LEN {
                 cache.field[..PREFIX.len()].copy_from_slice(PREFIX);
                 cache.field[PREFIX.len()..PREFIX.len() + DATE_LEN]
                     .copy_from_slice(formatted.as_bytes());
                 cache.field[FIELD_LEN - 2..].copy_from_slice(b"\r\n");
-                cache.second = second;
+                cache.second_start = second_start;
+                cache.next_update = second_start + Duration::from_secs(1);
             }
         }
         f(&cache.field)
