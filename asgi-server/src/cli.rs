@@ -9,7 +9,8 @@ use clap::{Args, Parser, ValueEnum};
 use http::header::{HeaderName, HeaderValue};
 
 use crate::config::{
-    ClientCertMode, Config, ForwardedAllowIps, HttpMode, LifespanMode, LogLevel, RuntimeFlavor,
+    ClientCertMode, Config, ForwardedAllowIps, HttpMode, LifespanMode, LogLevel, Password,
+    RuntimeFlavor,
 };
 use crate::error::Error;
 use crate::server::Server;
@@ -153,7 +154,7 @@ pub struct ServerArgs {
     pub ssl_certfile: Option<PathBuf>,
     /// Password of an encrypted key: not supported (rustls cannot decrypt keys; startup fails on an encrypted key).
     #[arg(long, env = "ASGI_SSL_KEYFILE_PASSWORD")]
-    pub ssl_keyfile_password: Option<String>,
+    pub ssl_keyfile_password: Option<Password>,
     /// PEM CA certificates that client certificates are checked against.
     #[arg(long, env = "ASGI_SSL_CA_CERTS")]
     pub ssl_ca_certs: Option<PathBuf>,
@@ -506,6 +507,8 @@ mod tests {
             "cert.pem",
             "--ssl-keyfile",
             "key.pem",
+            "--ssl-keyfile-password",
+            "hunter2",
             "--ssl-ca-certs",
             "ca.pem",
             "--ssl-cert-reqs",
@@ -525,6 +528,10 @@ mod tests {
         );
         assert_eq!(config.headers.len(), 2);
         assert_eq!(config.headers[1].0.as_str(), "x-b");
+        assert_eq!(
+            config.ssl_keyfile_password.as_ref().map(Password::expose),
+            Some("hunter2")
+        );
         assert_eq!(config.limit_concurrency, Some(10));
         assert_eq!(config.limit_request_body, Some(100));
         assert_eq!(config.timeout_keep_alive, Duration::from_millis(500));

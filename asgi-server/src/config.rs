@@ -1,5 +1,6 @@
 //! Server settings: what the command line and `ASGI_*` variables set.
 
+use std::fmt;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -87,8 +88,9 @@ pub struct Config {
     /// `--ssl-certfile`: the PEM certificate chain, leaf first.
     pub ssl_certfile: Option<PathBuf>,
     /// `--ssl-keyfile-password`: accepted for Uvicorn compatibility, but rustls
-    /// cannot decrypt keys: an encrypted key fails at startup.
-    pub ssl_keyfile_password: Option<String>,
+    /// cannot decrypt keys: an encrypted key fails at startup. `Debug` never
+    /// shows it.
+    pub ssl_keyfile_password: Option<Password>,
     /// `--ssl-ca-certs`: PEM CA certificates that client certificates are checked against.
     pub ssl_ca_certs: Option<PathBuf>,
     /// `--ssl-cert-reqs`: whether a client certificate is asked for.
@@ -334,6 +336,51 @@ fn mask_eq(a: u128, b: u128, prefix: u8, bits: u8) -> bool {
     (a >> shift) == (b >> shift)
 }
 
+/// A password: kept out of `Debug` output, so that printing a [`Config`]
+/// or the parsed command line cannot leak it into a log.
+///
+/// ```
+/// use asgi_server::Password;
+///
+/// let password = Password::new("hunter2");
+/// assert_eq!(password.expose(), "hunter2");
+/// assert_eq!(format!("{password:?}"), "Password(\"***\")");
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(String);
+
+impl Password {
+    /// Wraps a password.
+    pub fn new(password: impl Into<String>) -> Self {
+        Self(password.into())
+    }
+
+    /// The password itself.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Password").field(&"***").finish()
+    }
+}
+
+impl From<String> for Password {
+    fn from(password: String) -> Self {
+        Self(password)
+    }
+}
+
+impl std::str::FromStr for Password {
+    type Err = std::convert::Infallible;
+
+    fn from_str(password: &str) -> Result<Self, Self::Err> {
+        Ok(Self::new(password))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -360,5 +407,18 @@ mod tests {
         );
         assert!(ForwardedAllowIps::parse("nope").is_err());
         assert!(ForwardedAllowIps::parse("10.0.0.0/33").is_err());
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_key_password() {
+        let config = Config {
+            ssl_keyfile_password: Some(Password::new("hunter2")),
+            ..Config::default()
+        };
+
+        let shown = format!("{config:?}");
+
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("ssl_keyfile_password: Some(Password(\"***\"))"));
     }
 }

@@ -77,8 +77,8 @@ pub use self::cli::{
     run, run_with, serve_blocking,
 };
 pub use self::config::{
-    ClientCertMode, Config, ForwardedAllowIps, HttpMode, LifespanMode, LogLevel, RuntimeFlavor,
-    WebSocketConfig,
+    ClientCertMode, Config, ForwardedAllowIps, HttpMode, LifespanMode, LogLevel, Password,
+    RuntimeFlavor, WebSocketConfig,
 };
 pub use self::error::Error;
 pub use self::server::{BoundServer, Server, ServerHandle};

@@ -394,7 +394,7 @@ async fn encrypted_private_key_fails_at_startup() {
     .unwrap();
     let mut config = pki.config();
     config.ssl_keyfile = Some(key);
-    config.ssl_keyfile_password = Some("secret".to_owned());
+    config.ssl_keyfile_password = Some(asgi_server::Password::new("secret"));
 
     let error = Server::new(config).bind().await.expect_err("startup fails");
 
