@@ -104,9 +104,11 @@ impl ChunkedDecoder {
             i += 1;
             self.state = match self.state {
                 Size { size, digits } => match hex(b) {
-                    Some(d) if digits < 16 => Size {
+                    // Room for one more hex digit: leading zeros are fine in
+                    // any number (RFC 9112 7.1), only a value past u64 is not.
+                    Some(d) if size >> 60 == 0 => Size {
                         size: size << 4 | u64::from(d),
-                        digits: digits + 1,
+                        digits: digits.saturating_add(1),
                     },
                     Some(_) => return Err(ChunkError("chunk size too large")),
                     None if digits == 0 => return Err(ChunkError("invalid chunk size")),

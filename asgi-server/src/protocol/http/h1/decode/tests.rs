@@ -199,6 +199,11 @@ fn chunked_bodies_decode() {
             true,
         ),
         (b"005\r\nhello\r\n0000\r\n\r\n", b"hello", true),
+        (
+            b"000000000000000000005\r\nhello\r\n00000000000000000000\r\n\r\n",
+            b"hello",
+            true,
+        ),
         (b"5\r\nhel", b"hel", false),
     ];
     for &(input, body, done) in cases {
@@ -237,6 +242,7 @@ fn bad_chunked_bodies_are_rejected() {
         b"5\r\nhello\r\n0\r\nX: \0\r\n\r\n",
         b"5;a\0b\r\n",
         b"11111111111111111\r\n",
+        b"00010000000000000000\r\n",
         b"5 x\r\n",
         b"0\r\n\rX",
     ];
@@ -247,6 +253,20 @@ fn bad_chunked_bodies_are_rejected() {
             String::from_utf8_lossy(input)
         );
     }
+}
+
+#[test]
+fn leading_zeros_count_towards_the_line_limit_only() {
+    let mut zeros = vec![b'0'; 300];
+    zeros.extend_from_slice(b"5\r\nhello\r\n0\r\n\r\n");
+    let mut endless = vec![b'0'; MAX_CHUNK_LINE + 1];
+    endless.extend_from_slice(b"5\r\n");
+
+    let (decoded, finished, _) = decode_all(&zeros).unwrap();
+    let rejected = decode_all(&endless);
+
+    assert_eq!((&decoded[..], finished), (&b"hello"[..], true));
+    assert!(rejected.is_err());
 }
 
 #[test]
