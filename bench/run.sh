@@ -36,6 +36,7 @@ WS_SIZE="${WS_SIZE:-32}"                 # bytes per WebSocket message
 BLOCK_MS="${BLOCK_MS:-50}"               # /block?ms= in `blocking`
 BLOCK_CONNS="${BLOCK_CONNS:-200}"        # concurrent /block requests
 PROBE_CONNS="${PROBE_CONNS:-16}"         # connections of the GET / probe next to them
+PROBE_RATE="${PROBE_RATE:-2000}"         # req/s of the fixed-rate GET / probe in `blocking` (all connections)
 WORKERS_CONNS="${WORKERS_CONNS:-1000}"   # connections in `workers`
 SLEEP_MS="${SLEEP_MS:-10}"               # /sleep?ms= in `workers`
 SERVER_CPU="${SERVER_CPU:-0}"            # core the server is pinned to
@@ -574,12 +575,40 @@ scenario_blocking() {
       fi
       row blocking "/block?ms=$BLOCK_MS x$BLOCK_CONNS (next to the probe)" asgi-framework "$r" "$rps" - "$p99" "$errors" - - -
       log "  /block: $rps req/s, p99 $p99 ms, $errors errors"
+      # The same two cases at a fixed request rate: wrk's closed loop keeps
+      # the core saturated, so its p99 is mostly its own queue; at a fixed
+      # rate the p99 shows how long a request waits for the event loop.
+      rate_probe "GET / at $PROBE_RATE req/s alone" "$r"
+      taskset -c "$LOAD_CPU" wrk -t1 "-c$BLOCK_CONNS" -d "$((DURATION + 3))s" \
+        "http://127.0.0.1:$PORT/block?ms=$BLOCK_MS" >/dev/null 2>&1 &
+      block_pid=$!
+      sleep 1
+      rate_probe "GET / at $PROBE_RATE req/s while /block?ms=$BLOCK_MS x$BLOCK_CONNS runs" "$r"
+      wait "$block_pid" || true
       stop_server
     done
   fi
   report blocking "blocking: GET / while the blocking pool is saturated" \
     "demo app on core $SERVER_CPU, both wrk on core $LOAD_CPU. CPU/req of the probe-with-/block row counts the server's CPU for both loads over the probe's requests, so it is not comparable to the baseline's." \
-    --note "Goal (framework issue): GET / p99 under 5 ms while the pool is saturated. The demo's pool has 40 threads, so /block?ms=$BLOCK_MS can complete at most $((40 * 1000 / BLOCK_MS)) req/s; $BLOCK_CONNS concurrent requests keep all 40 busy and about $((BLOCK_CONNS - 40)) queued, and a /block rate near that ceiling shows the pool was saturated throughout."
+    --note "Goal (framework issue): GET / p99 under 5 ms while the pool is saturated. The wrk rows drive the core flat out, so their p99 is mostly the probe's own queue; the fixed-rate rows ($PROBE_RATE req/s by h2load --rps) show the wait for the event loop itself. The demo's pool has 40 threads, so /block?ms=$BLOCK_MS can complete at most $((40 * 1000 / BLOCK_MS)) req/s; $BLOCK_CONNS concurrent requests keep all 40 busy and about $((BLOCK_CONNS - 40)) queued, and a /block rate near that ceiling shows the pool was saturated throughout."
+}
+
+# rate_probe CASE ROUND: GET / from PROBE_CONNS connections at PROBE_RATE
+# req/s in total (h2load --rps), p99 from h2load's per-request log.
+rate_probe() {
+  local case="$1" round="$2" out="$LOGS/blocking-rate-h2load.txt" hlog="$LOGS/blocking-rate-requests.tsv"
+  local per_conn=$(( (PROBE_RATE + PROBE_CONNS - 1) / PROBE_CONNS ))
+  local requests rps p99 errors
+  taskset -c "$LOAD_CPU" h2load --h1 -D "$DURATION" -c "$PROBE_CONNS" --rps "$per_conn" -t 1 \
+    --log-file="$hlog" "http://127.0.0.1:$PORT/" >"$out" 2>&1 || true
+  if ! read -r requests rps p99 errors < <(stats h2load "$out" "$hlog" 2>/dev/null); then
+    log "  $case: h2load gave no report"; tail -n 5 "$out" >&2
+    NOTES+=("round $((round + 1)), $case: h2load gave no report (see results/logs/blocking-rate-h2load.txt).")
+    return 0
+  fi
+  rm -f "$hlog"
+  row blocking "$case" asgi-framework "$round" "$rps" - "$p99" "$errors" - - -
+  log "  $case: $rps req/s, p99 $p99 ms, $errors errors"
 }
 
 # workers: process and thread layouts of the demo on both cores, no pinning.
