@@ -152,7 +152,7 @@ pub struct ServerArgs {
     /// PEM certificate chain, leaf first (may also hold the key).
     #[arg(long, env = "ASGI_SSL_CERTFILE")]
     pub ssl_certfile: Option<PathBuf>,
-    /// Password of an encrypted key: not supported (rustls cannot decrypt keys; startup fails on an encrypted key).
+    /// Password of an encrypted PKCS#8 key (BEGIN ENCRYPTED PRIVATE KEY; PBES2 with AES-CBC).
     #[arg(long, env = "ASGI_SSL_KEYFILE_PASSWORD")]
     pub ssl_keyfile_password: Option<Password>,
     /// PEM CA certificates that client certificates are checked against.

@@ -87,9 +87,11 @@ pub struct Config {
     pub ssl_keyfile: Option<PathBuf>,
     /// `--ssl-certfile`: the PEM certificate chain, leaf first.
     pub ssl_certfile: Option<PathBuf>,
-    /// `--ssl-keyfile-password`: accepted for Uvicorn compatibility, but rustls
-    /// cannot decrypt keys: an encrypted key fails at startup. `Debug` never
-    /// shows it.
+    /// `--ssl-keyfile-password`: the password of an encrypted PKCS#8 key
+    /// (`BEGIN ENCRYPTED PRIVATE KEY`: PBES2 with PBKDF2 or scrypt and
+    /// AES-CBC, what `openssl genpkey -aes256` writes). Keys in OpenSSL's
+    /// legacy encrypted format fail at startup with the command that converts
+    /// them. `Debug` never shows it.
     pub ssl_keyfile_password: Option<Password>,
     /// `--ssl-ca-certs`: PEM CA certificates that client certificates are checked against.
     pub ssl_ca_certs: Option<PathBuf>,

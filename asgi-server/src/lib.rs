@@ -5,8 +5,10 @@
 //! (rustls), runs the lifespan protocol, and shuts down gracefully. Every app
 //! binary gets Uvicorn's command line through [`run`].
 //!
-//! TLS keys must be unencrypted PEM: rustls cannot decrypt keys, so
-//! `--ssl-keyfile-password` is refused at startup for an encrypted key.
+//! TLS keys are PEM: unencrypted, or encrypted PKCS#8 with
+//! `--ssl-keyfile-password` (decrypted by the `pkcs8` crate, since rustls
+//! reads only plain keys). OpenSSL's legacy encrypted format is refused at
+//! startup with the command that converts it.
 //!
 //! # Example
 //!

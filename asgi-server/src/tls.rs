@@ -13,13 +13,13 @@ use asgi_core::{Scheme, TlsInfo};
 use base64::Engine as _;
 use bytes::BytesMut;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::server::{ServerConfig, ServerConnection, WebPkiClientVerifier};
 use rustls::{RootCertStore, crypto::CryptoProvider};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_rustls::TlsAcceptor;
 
-use crate::config::{ClientCertMode, Config, HttpMode};
+use crate::config::{ClientCertMode, Config, HttpMode, Password};
 use crate::error::Error;
 use crate::protocol::prefixed::Prefixed;
 use crate::protocol::{self, ConnInfo, ServiceContext};
@@ -56,7 +56,7 @@ impl TlsSettings {
             }
         };
         let certs = load_certs(certfile)?;
-        let key = load_key(keyfile, config.ssl_keyfile_password.is_some())?;
+        let key = load_key(keyfile, config.ssl_keyfile_password.as_ref())?;
         let server_cert = pem("CERTIFICATE", &certs[0]);
 
         let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -126,28 +126,69 @@ fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, Error> {
     Ok(certs)
 }
 
-fn load_key(path: &Path, has_password: bool) -> Result<PrivateKeyDer<'static>, Error> {
+fn load_key(path: &Path, password: Option<&Password>) -> Result<PrivateKeyDer<'static>, Error> {
     let text = std::fs::read(path)
         .map_err(|error| Error::config(format!("--ssl-keyfile {}: {error}", path.display())))?;
-    if is_encrypted_key(&text) {
+    if contains(&text, LEGACY_ENCRYPTED) {
         return Err(Error::config(format!(
-            "--ssl-keyfile {}: the private key is encrypted, and rustls cannot decrypt keys \
-             (so --ssl-keyfile-password cannot be used); decrypt it first, for example with \
-             `openssl pkey -in {0} -out key.pem`",
+            "--ssl-keyfile {}: the private key is encrypted in the legacy OpenSSL format, \
+             which cannot be read; convert it to encrypted PKCS#8 with \
+             `openssl pkcs8 -topk8 -v2 aes256 -in {0} -out key.pem`, or decrypt it",
             path.display()
         )));
     }
-    if has_password {
+    if contains(&text, ENCRYPTED_BEGIN.as_bytes()) {
+        let Some(password) = password else {
+            return Err(Error::config(format!(
+                "--ssl-keyfile {}: the private key is encrypted; give its password with \
+                 --ssl-keyfile-password",
+                path.display()
+            )));
+        };
+        return decrypt_key(&text, password).map_err(|reason| {
+            Error::config(format!("--ssl-keyfile {}: {reason}", path.display()))
+        });
+    }
+    if password.is_some() {
         tracing::warn!("--ssl-keyfile-password is ignored: the private key is not encrypted");
     }
     PrivateKeyDer::from_pem_slice(&text)
         .map_err(|error| Error::config(format!("private key in {}: {error}", path.display())))
 }
 
-/// Whether a PEM file holds an encrypted private key (PKCS#8 or the legacy OpenSSL form).
-fn is_encrypted_key(pem: &[u8]) -> bool {
-    let contains = |needle: &[u8]| pem.windows(needle.len()).any(|w| w == needle);
-    contains(b"-----BEGIN ENCRYPTED PRIVATE KEY-----") || contains(b"Proc-Type: 4,ENCRYPTED")
+const ENCRYPTED_BEGIN: &str = "-----BEGIN ENCRYPTED PRIVATE KEY-----";
+const ENCRYPTED_END: &str = "-----END ENCRYPTED PRIVATE KEY-----";
+/// The header of OpenSSL's legacy (pre-PKCS#8) encrypted PEM keys.
+const LEGACY_ENCRYPTED: &[u8] = b"Proc-Type: 4,ENCRYPTED";
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Decrypts the first encrypted PKCS#8 block (PBES2: PBKDF2 or scrypt with
+/// AES-CBC, what `openssl genpkey -aes256` and `openssl pkcs8 -topk8 -v2`
+/// write) of a PEM file that may hold other blocks too.
+fn decrypt_key(pem: &[u8], password: &Password) -> Result<PrivateKeyDer<'static>, String> {
+    let text = std::str::from_utf8(pem).map_err(|_| "the key file is not PEM text".to_owned())?;
+    let block = text
+        .find(ENCRYPTED_BEGIN)
+        .and_then(|begin| {
+            let end = text[begin..].find(ENCRYPTED_END)? + begin + ENCRYPTED_END.len();
+            Some(&text[begin..end])
+        })
+        .ok_or("the encrypted private key block has no end line")?;
+    let (_, document) = pkcs8::der::Document::from_pem(block)
+        .map_err(|error| format!("the encrypted private key is not valid PEM/DER: {error}"))?;
+    let info = pkcs8::EncryptedPrivateKeyInfo::try_from(document.as_bytes())
+        .map_err(|error| format!("the encrypted private key is malformed: {error}"))?;
+    let decrypted = info.decrypt(password.expose()).map_err(|_| {
+        "the encrypted private key could not be decrypted: wrong --ssl-keyfile-password, \
+         or an encryption scheme other than PBES2 (PBKDF2 or scrypt with AES-CBC)"
+            .to_owned()
+    })?;
+    Ok(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+        decrypted.as_bytes().to_vec(),
+    )))
 }
 
 /// `der` as a PEM block with `label`.
@@ -305,19 +346,6 @@ mod tests {
         for (value, escaped) in cases {
             assert_eq!(escape_dn_value(value), escaped, "{value:?}");
         }
-    }
-
-    #[test]
-    fn encrypted_keys_are_recognised() {
-        assert!(is_encrypted_key(
-            b"-----BEGIN ENCRYPTED PRIVATE KEY-----\nMII=\n-----END ENCRYPTED PRIVATE KEY-----\n"
-        ));
-        assert!(is_encrypted_key(
-            b"-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,00\n"
-        ));
-        assert!(!is_encrypted_key(
-            b"-----BEGIN PRIVATE KEY-----\nMII=\n-----END PRIVATE KEY-----\n"
-        ));
     }
 
     #[test]

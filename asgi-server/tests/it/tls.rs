@@ -383,23 +383,94 @@ async fn silent_client_is_dropped_after_the_handshake_timeout() {
     server.stop().await.unwrap();
 }
 
+/// Writes the server key encrypted with `password` (PBES2: PBKDF2-SHA256,
+/// AES-256-CBC, as `openssl genpkey -aes256` does) and returns its path.
+fn encrypted_server_key(pki: &Pki, password: &str) -> PathBuf {
+    let plain = std::fs::read_to_string(pki.dir.join("server.key")).unwrap();
+    let (_, der) = pkcs8::der::Document::from_pem(&plain).unwrap();
+    let info = pkcs8::PrivateKeyInfo::try_from(der.as_bytes()).unwrap();
+    let params =
+        pkcs8::pkcs5::pbes2::Parameters::pbkdf2_sha256_aes256cbc(2048, b"saltsalt", &[7; 16])
+            .unwrap();
+    let encrypted = info.encrypt_with_params(params, password).unwrap();
+    let pem = encrypted
+        .to_pem("ENCRYPTED PRIVATE KEY", pkcs8::LineEnding::LF)
+        .unwrap();
+    let path = pki.dir.join("encrypted.key");
+    std::fs::write(&path, pem.as_bytes()).unwrap();
+    path
+}
+
 #[tokio::test]
-async fn encrypted_private_key_fails_at_startup() {
+async fn encrypted_private_key_is_decrypted_with_the_password() {
     let pki = Pki::new();
-    let key = pki.dir.join("encrypted.key");
-    std::fs::write(
-        &key,
-        "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIBvTBXBgkqhkiG9w0BBQ0wSjApBgkqhkiG9w0BBQwwHAQI\n-----END ENCRYPTED PRIVATE KEY-----\n",
-    )
-    .unwrap();
     let mut config = pki.config();
-    config.ssl_keyfile = Some(key);
-    config.ssl_keyfile_password = Some(asgi_server::Password::new("secret"));
+    config.ssl_keyfile = Some(encrypted_server_key(&pki, "hunter2"));
+    config.ssl_keyfile_password = Some(asgi_server::Password::new("hunter2"));
+    let server = support::serve_with(config, tls_report(Arc::default())).await;
+    let mut stream = tls_connect(server.addr, &pki.connector(&[b"http/1.1"], false))
+        .await
+        .expect("handshake with the decrypted key");
 
-    let error = Server::new(config).bind().await.expect_err("startup fails");
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let reply = read_all(&mut stream).await;
 
-    assert!(error.is_config());
-    assert!(error.to_string().contains("encrypted"), "{error}");
+    let responses = parse_responses(&reply);
+    assert_eq!(responses.len(), 1, "{}", String::from_utf8_lossy(&reply));
+    assert_eq!(field(&responses[0].text(), "scheme"), "https");
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn encrypted_private_key_without_the_right_password_fails_at_startup() {
+    let pki = Pki::new();
+    let key = encrypted_server_key(&pki, "hunter2");
+    type Case = (Option<&'static str>, &'static str);
+    let cases: &[Case] = &[
+        (None, "--ssl-keyfile-password"),
+        (Some("wrong"), "could not be decrypted"),
+    ];
+    for &(password, expected) in cases {
+        let mut config = pki.config();
+        config.ssl_keyfile = Some(key.clone());
+        config.ssl_keyfile_password = password.map(asgi_server::Password::new);
+
+        let error = Server::new(config).bind().await.expect_err("startup fails");
+
+        assert!(error.is_config(), "{error}");
+        assert!(error.to_string().contains(expected), "{error}");
+    }
+}
+
+#[tokio::test]
+async fn legacy_encrypted_and_malformed_keys_fail_at_startup_with_a_reason() {
+    let pki = Pki::new();
+    type Case = (&'static str, &'static str);
+    let cases: &[Case] = &[
+        (
+            "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-256-CBC,00\n\nAAAA\n-----END RSA PRIVATE KEY-----\n",
+            "openssl pkcs8 -topk8",
+        ),
+        (
+            "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIBvTBXBgkqhkiG9w0BBQ0wSjApBgkqhkiG9w0BBQwwHAQI\n-----END ENCRYPTED PRIVATE KEY-----\n",
+            "encrypted private key",
+        ),
+    ];
+    for &(pem, expected) in cases {
+        let key = pki.dir.join("bad.key");
+        std::fs::write(&key, pem).unwrap();
+        let mut config = pki.config();
+        config.ssl_keyfile = Some(key);
+        config.ssl_keyfile_password = Some(asgi_server::Password::new("secret"));
+
+        let error = Server::new(config).bind().await.expect_err("startup fails");
+
+        assert!(error.is_config(), "{error}");
+        assert!(error.to_string().contains(expected), "{error}");
+    }
 }
 
 #[tokio::test]
