@@ -146,6 +146,20 @@ async fn read_all(stream: &mut TlsStream<TcpStream>) -> Vec<u8> {
     out
 }
 
+/// One `GET /` over a TLS connection (HTTP/1.1, `Connection: close`): the
+/// text of the single response.
+async fn get_over_tls(addr: std::net::SocketAddr, connector: &TlsConnector) -> String {
+    let mut stream = tls_connect(addr, connector).await.expect("handshake");
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let reply = read_all(&mut stream).await;
+    let responses = parse_responses(&reply);
+    assert_eq!(responses.len(), 1, "{}", String::from_utf8_lossy(&reply));
+    responses[0].text()
+}
+
 /// Answers with the scope's TLS facts, one `key=value` per line.
 fn tls_report(calls: Arc<AtomicUsize>) -> impl App {
     app_fn(move |scope, _receive, send| {
@@ -204,19 +218,8 @@ fn squash(pem: &str) -> String {
 async fn h1_over_tls_fills_the_tls_extension() {
     let pki = Pki::new();
     let server = support::serve_with(pki.config(), tls_report(Arc::default())).await;
-    let mut stream = tls_connect(server.addr, &pki.connector(&[b"http/1.1"], false))
-        .await
-        .expect("handshake");
+    let text = get_over_tls(server.addr, &pki.connector(&[b"http/1.1"], false)).await;
 
-    stream
-        .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let reply = read_all(&mut stream).await;
-
-    let responses = parse_responses(&reply);
-    assert_eq!(responses.len(), 1, "{}", String::from_utf8_lossy(&reply));
-    let text = responses[0].text();
     assert_eq!(field(&text, "scheme"), "https");
     assert_eq!(field(&text, "version"), "1.1");
     assert_eq!(field(&text, "tls_version"), "Some(772)"); // 0x0304: TLS 1.3
@@ -282,19 +285,8 @@ async fn required_client_certificate_fills_the_chain_and_name() {
     let pki = Pki::new();
     let config = pki.mutual_config(ClientCertMode::Required);
     let server = support::serve_with(config, tls_report(Arc::default())).await;
-    let mut stream = tls_connect(server.addr, &pki.connector(&[b"http/1.1"], true))
-        .await
-        .expect("handshake");
+    let text = get_over_tls(server.addr, &pki.connector(&[b"http/1.1"], true)).await;
 
-    stream
-        .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let reply = read_all(&mut stream).await;
-
-    let responses = parse_responses(&reply);
-    assert_eq!(responses.len(), 1, "{}", String::from_utf8_lossy(&reply));
-    let text = responses[0].text();
     assert_eq!(field(&text, "chain"), "1");
     assert_eq!(field(&text, "chain_pem"), "true");
     // RFC 4514 writes the last RDN first.
@@ -331,19 +323,9 @@ async fn optional_client_certificate_may_be_missing() {
     let pki = Pki::new();
     let config = pki.mutual_config(ClientCertMode::Optional);
     let server = support::serve_with(config, tls_report(Arc::default())).await;
-    let mut stream = tls_connect(server.addr, &pki.connector(&[b"http/1.1"], false))
-        .await
-        .expect("handshake");
+    let text = get_over_tls(server.addr, &pki.connector(&[b"http/1.1"], false)).await;
 
-    stream
-        .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let reply = read_all(&mut stream).await;
-
-    let responses = parse_responses(&reply);
-    assert_eq!(responses.len(), 1, "{}", String::from_utf8_lossy(&reply));
-    assert_eq!(field(&responses[0].text(), "chain"), "0");
+    assert_eq!(field(&text, "chain"), "0");
     server.stop().await.unwrap();
 }
 
@@ -408,19 +390,9 @@ async fn encrypted_private_key_is_decrypted_with_the_password() {
     config.ssl_keyfile = Some(encrypted_server_key(&pki, "hunter2"));
     config.ssl_keyfile_password = Some(asgi_server::Password::new("hunter2"));
     let server = support::serve_with(config, tls_report(Arc::default())).await;
-    let mut stream = tls_connect(server.addr, &pki.connector(&[b"http/1.1"], false))
-        .await
-        .expect("handshake with the decrypted key");
+    let text = get_over_tls(server.addr, &pki.connector(&[b"http/1.1"], false)).await;
 
-    stream
-        .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let reply = read_all(&mut stream).await;
-
-    let responses = parse_responses(&reply);
-    assert_eq!(responses.len(), 1, "{}", String::from_utf8_lossy(&reply));
-    assert_eq!(field(&responses[0].text(), "scheme"), "https");
+    assert_eq!(field(&text, "scheme"), "https");
     server.stop().await.unwrap();
 }
 
