@@ -5,10 +5,12 @@
 //!
 //! - Each runtime thread has a slot. The HTTP/1.1 connection wraps the app
 //!   future in [`track`], which marks the slot "polling request N" for the
-//!   length of each poll: two plain atomic stores per poll, and a label (the
-//!   method and a refcounted view of the target, no copy) stored once per
-//!   request. A poll that lasts past the threshold is a stall, and the slot
-//!   says which request caused it and on which thread.
+//!   length of each poll: two plain atomic stores per poll, and the request's
+//!   label (`METHOD target`, cut to [`LABEL_BYTES`]) copied into the slot's
+//!   words under a sequence lock when a poll of another request ran there
+//!   last: no lock, allocation or reference count per request. A poll that
+//!   lasts past the threshold is a stall, and the slot says which request
+//!   caused it and on which thread.
 //! - A tick task on the runtime records when it last ran, so a stall outside
 //!   any request (lifespan, a WebSocket app, a background task) is still seen,
 //!   unnamed. On a multi-thread runtime the tick only catches a stall of the
@@ -17,7 +19,7 @@
 use std::collections::HashMap;
 use std::future::{Future, poll_fn};
 use std::pin::pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -56,14 +58,22 @@ fn request_id() -> u64 {
         .unwrap_or(0)
 }
 
+/// Bytes of a request's label (`METHOD target`) a warning shows; the rest is cut.
+const LABEL_BYTES: usize = 96;
+const LABEL_WORDS: usize = LABEL_BYTES / 8;
+
 /// What one thread is polling.
 #[derive(Debug)]
 struct Slot {
     /// Incremented when a poll starts and again when it ends: odd while polling.
     polls: AtomicU64,
-    /// The request that `label` describes.
+    /// Sequence lock over the label fields below: odd while this slot's
+    /// thread rewrites them, so the watchdog retries a torn read.
+    label_seq: AtomicU64,
+    /// The request that the label describes (0: none yet).
     label_id: AtomicU64,
-    label: Mutex<Option<Label>>,
+    label_len: AtomicUsize,
+    label: [AtomicU64; LABEL_WORDS],
     thread: String,
 }
 
@@ -72,8 +82,10 @@ impl Slot {
         let current = std::thread::current();
         let slot = Arc::new(Slot {
             polls: AtomicU64::new(0),
+            label_seq: AtomicU64::new(0),
             label_id: AtomicU64::new(0),
-            label: Mutex::new(None),
+            label_len: AtomicUsize::new(0),
+            label: std::array::from_fn(|_| AtomicU64::new(0)),
             thread: current.name().unwrap_or("unnamed").to_owned(),
         });
         let mut slots = SLOTS.lock().unwrap_or_else(PoisonError::into_inner);
@@ -82,36 +94,79 @@ impl Slot {
         slot
     }
 
-    fn label(&self) -> Option<Label> {
-        self.label
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+    /// Copies `label` in as request `id`'s. Only the slot's own thread writes.
+    fn publish(&self, id: u64, label: &Label) {
+        let seq = self.label_seq.load(Ordering::Relaxed);
+        self.label_seq.store(seq.wrapping_add(1), Ordering::Relaxed);
+        fence(Ordering::Release);
+        self.label_id.store(id, Ordering::Relaxed);
+        self.label_len.store(label.len, Ordering::Relaxed);
+        let used = &label.bytes[..label.len.div_ceil(8) * 8];
+        for (word, chunk) in self.label.iter().zip(used.chunks_exact(8)) {
+            let mut bytes = [0; 8];
+            bytes.copy_from_slice(chunk);
+            word.store(u64::from_ne_bytes(bytes), Ordering::Relaxed);
+        }
+        self.label_seq.store(seq.wrapping_add(2), Ordering::Release);
+    }
+
+    /// The label last published, read by the watchdog; `None` if there is
+    /// none yet or it kept changing under the reader.
+    fn label(&self) -> Option<String> {
+        for _ in 0..64 {
+            let seq = self.label_seq.load(Ordering::Acquire);
+            if seq % 2 == 1 {
+                std::hint::spin_loop();
+                continue;
+            }
+            let id = self.label_id.load(Ordering::Relaxed);
+            let len = self.label_len.load(Ordering::Relaxed).min(LABEL_BYTES);
+            let mut bytes = [0; LABEL_BYTES];
+            for (chunk, word) in bytes.chunks_exact_mut(8).zip(&self.label) {
+                chunk.copy_from_slice(&word.load(Ordering::Relaxed).to_ne_bytes());
+            }
+            fence(Ordering::Acquire);
+            if self.label_seq.load(Ordering::Relaxed) == seq {
+                return (id != 0).then(|| String::from_utf8_lossy(&bytes[..len]).into_owned());
+            }
+        }
+        None
     }
 }
 
-/// A request as the warning names it: method and target.
-#[derive(Debug, Clone)]
+/// A request as the warning names it: `METHOD target`, cut to [`LABEL_BYTES`].
 pub(crate) struct Label {
-    method: Method,
-    target: Bytes,
+    len: usize,
+    bytes: [u8; LABEL_BYTES],
 }
 
-impl std::fmt::Display for Label {
+impl Label {
+    fn new(method: &Method, target: &[u8]) -> Self {
+        let mut bytes = [0; LABEL_BYTES];
+        let mut len = 0;
+        for part in [method.as_str().as_bytes(), b" ", target] {
+            let take = part.len().min(LABEL_BYTES - len);
+            bytes[len..len + take].copy_from_slice(&part[..take]);
+            len += take;
+        }
+        Self { len, bytes }
+    }
+}
+
+impl std::fmt::Debug for Label {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let target = String::from_utf8_lossy(&self.target);
-        let shown: String = target.chars().take(200).collect();
-        write!(f, "{} {shown}", self.method)
+        f.debug_tuple("Label")
+            .field(&String::from_utf8_lossy(&self.bytes[..self.len]))
+            .finish()
     }
 }
 
 /// The label [`track`] shows for a request, if a watchdog runs (else `None`,
 /// so that a disabled detector costs nothing per request).
 pub(crate) fn label(method: &Method, target: &Bytes) -> Option<Label> {
-    ENABLED.load(Ordering::Relaxed).then(|| Label {
-        method: method.clone(),
-        target: target.clone(),
-    })
+    ENABLED
+        .load(Ordering::Relaxed)
+        .then(|| Label::new(method, target))
 }
 
 /// Polls `future` (the app handling the request `label` names), marking
@@ -145,9 +200,9 @@ impl Polling {
     fn enter(id: u64, label: &Label) -> Self {
         // `try_with`: during thread teardown there is no slot, and no stall to report.
         let _ = SLOT.try_with(|slot| {
+            // Only this thread writes `label_id`: a relaxed read sees its own last write.
             if slot.label_id.load(Ordering::Relaxed) != id {
-                *slot.label.lock().unwrap_or_else(PoisonError::into_inner) = Some(label.clone());
-                slot.label_id.store(id, Ordering::Relaxed);
+                slot.publish(id, label);
             }
             // Only this thread writes `polls`: a load and a store, no read-modify-write.
             let polls = slot.polls.load(Ordering::Relaxed);
@@ -380,7 +435,7 @@ impl Watch {
             if entry.reported.is_none() {
                 let request = slot
                     .label()
-                    .map_or_else(|| String::from("(unknown request)"), |l| l.to_string());
+                    .unwrap_or_else(|| String::from("(unknown request)"));
                 (self.report)(Stall::Request {
                     request: request.clone(),
                     thread: slot.thread.clone(),
@@ -411,6 +466,26 @@ mod tests {
         let watchdog =
             Watchdog::start_with(threshold, runtime.handle(), report).expect("watchdog starts");
         (runtime, watchdog, rx)
+    }
+
+    #[test]
+    fn labels_are_published_and_read_back_cut_to_size() {
+        let slot = Slot::register();
+        let long = format!("/{}", "x".repeat(200));
+        let cases = [
+            ("/", "GET /".to_owned()),
+            ("/a?b=c", "GET /a?b=c".to_owned()),
+            (
+                long.as_str(),
+                format!("GET /{}", "x".repeat(LABEL_BYTES - 5)),
+            ),
+        ];
+        assert_eq!(slot.label(), None, "nothing published yet");
+        for (id, (target, shown)) in (1..).zip(cases) {
+            slot.publish(id, &Label::new(&Method::GET, target.as_bytes()));
+
+            assert_eq!(slot.label().as_deref(), Some(shown.as_str()), "{target}");
+        }
     }
 
     // One test drives both probes: the watchdog state is process-wide.
