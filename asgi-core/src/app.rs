@@ -105,7 +105,11 @@ where
     Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
 {
     fn call(&self, scope: Scope, receive: Receiver, send: Sender) -> AppFuture {
-        Box::pin((self.f)(scope, receive, send))
+        // Allocate first, then build the future into the allocation:
+        // `Box::pin(f(..))` builds it on the stack and copies it over.
+        let slot = Box::<Fut>::new_uninit();
+        let future: Box<Fut> = Box::write(slot, (self.f)(scope, receive, send));
+        Box::into_pin(future)
     }
 }
 
