@@ -34,9 +34,18 @@ impl<T: DeserializeOwned + Send + 'static> FromRequestParts for Path<T> {
     type Rejection = Rejection;
 
     async fn from_request_parts(request: &mut Request) -> Result<Self, Rejection> {
-        from_pairs(request.path_params(), "path")
-            .map(Path)
-            .map_err(|error| ValidationError::from(error).into())
+        // The pairs borrow from the request: gathered on the stack (few
+        // routes have more), so extraction allocates nothing on success.
+        let params = request.path_params();
+        if params.len() > STACK_PARAMS {
+            return path_from(&params.collect::<Vec<_>>());
+        }
+        let mut stack = [("", ""); STACK_PARAMS];
+        let len = params.len();
+        for (slot, pair) in stack.iter_mut().zip(params) {
+            *slot = pair;
+        }
+        path_from(&stack[..len])
     }
 
     fn describe() -> Vec<ParamInfo> {
@@ -46,4 +55,13 @@ impl<T: DeserializeOwned + Send + 'static> FromRequestParts for Path<T> {
             std::any::type_name::<T>(),
         )]
     }
+}
+
+/// Path parameters gathered on the stack before the extractor uses a `Vec`.
+const STACK_PARAMS: usize = 4;
+
+fn path_from<T: DeserializeOwned>(pairs: &[(&str, &str)]) -> Result<Path<T>, Rejection> {
+    from_pairs(pairs, "path")
+        .map(Path)
+        .map_err(|error| ValidationError::from(error).into())
 }

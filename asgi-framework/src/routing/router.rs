@@ -13,7 +13,7 @@ use crate::context::{AppContext, UrlTable};
 use crate::error::HttpError;
 use crate::extract::ParamInfo;
 use crate::handler::HandlerFuture;
-use crate::request::{PathParams, Request, RequestParams, route_path};
+use crate::request::{OwnedParams, ParamNames, Params, Request, route_path};
 use crate::response::{IntoResponse, Redirect};
 
 /// The name of the catch-all parameter a mount matches its rest with.
@@ -29,6 +29,12 @@ enum Endpoint {
 struct Route {
     pattern: PathPattern,
     endpoint: Endpoint,
+    /// The parameter names in pattern order, shared with every request the
+    /// route matches; `None` without parameters.
+    names: Option<ParamNames>,
+    /// Whether a converter (`int`, `float`, `uuid`) restricts values
+    /// beyond what the tree matched.
+    checked: bool,
 }
 
 /// Maps paths to handlers, mounted apps and WebSocket handlers.
@@ -182,7 +188,13 @@ impl Router {
         if let Err(error) = self.matcher.insert(pattern.to_matchit(), index) {
             panic!("cannot add route {:?}: {error}", pattern.as_str());
         }
-        self.routes.push(Route { pattern, endpoint });
+        let names: Vec<Box<str>> = pattern.param_names().map(Box::from).collect();
+        self.routes.push(Route {
+            names: (!names.is_empty()).then(|| names.into()),
+            checked: pattern.is_checked(),
+            pattern,
+            endpoint,
+        });
     }
 
     /// Every route, for documentation (an OpenAPI layer) and debugging.
@@ -227,20 +239,16 @@ impl Router {
         table
     }
 
-    /// The route for `path`: its index and the decoded parameters.
-    fn lookup(&self, path: &str) -> Option<(&Route, RequestParams)> {
+    /// The route for `path` and its parameters, whose values are slices of
+    /// `path` (nothing is copied), if every value fits its converter.
+    fn lookup<'r, 'p>(&'r self, path: &'p str) -> Option<(&'r Route, matchit::Params<'r, 'p>)> {
         let found = self.matcher.at(path).ok()?;
         let route = self.routes.get(*found.value)?;
-        // Sized up front: no regrowth, and no allocation at all for a route
-        // without parameters (the common case).
-        let mut params: RequestParams = Vec::with_capacity(found.params.len());
-        params.extend(
-            found
-                .params
-                .iter()
-                .map(|(k, v)| (k.to_owned(), v.to_owned())),
-        );
-        route.pattern.accepts(&params).then_some((route, params))
+        let fits = !route.checked
+            || route
+                .pattern
+                .accepts(found.params.iter().map(|(_, value)| value));
+        fits.then_some((route, found.params))
     }
 
     fn host_app(&self, headers: &asgi_core::Headers) -> Option<&SharedApp> {
@@ -270,12 +278,14 @@ impl Router {
             insert_context(&mut scope, context);
             return Routed::App(app.clone(), Box::new(scope));
         }
-        // Borrowed, not copied: `lookup` returns owned parameters, so the
-        // borrow of the scope's path ends before the scope moves on.
+        // Borrowed, not copied: the parameters keep places in the path,
+        // so the borrow of the scope ends before the scope moves on.
         let path = route_path(&scope.target.path, &scope.root_path);
         match self.lookup(path) {
-            Some((route, params)) => match &route.endpoint {
+            Some((route, values)) => match &route.endpoint {
                 Endpoint::Methods(methods) if methods.has_http() => {
+                    let values = values.iter().map(|(_, value)| value);
+                    let params = Params::new(route.names.as_ref(), &scope.target.path, values);
                     let mut request = match context {
                         Some(context) => {
                             Request::with_context(scope, receive, context.clone(), false)
@@ -287,7 +297,8 @@ impl Router {
                 }
                 Endpoint::Methods(_) => not_found(),
                 Endpoint::Mount(app) => {
-                    let root_path = mount_root(&scope.root_path, path, &params);
+                    let rest = values.get(MOUNT_REST).unwrap_or_default();
+                    let root_path = mount_root(&scope.root_path, path, rest);
                     scope.root_path = root_path;
                     insert_context(&mut scope, context);
                     Routed::App(app.clone(), Box::new(scope))
@@ -332,14 +343,21 @@ impl Router {
         }
         let path = route_path(&scope.target.path, &scope.root_path).to_owned();
         match self.lookup(&path) {
-            Some((route, params)) => match &route.endpoint {
+            Some((route, values)) => match &route.endpoint {
                 Endpoint::Methods(MethodRouter {
                     ws: Some(handler), ..
-                }) => RoutedWs::Handler(handler.clone(), scope, params.into()),
+                }) => {
+                    let params = values
+                        .iter()
+                        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+                        .collect();
+                    RoutedWs::Handler(handler.clone(), scope, params)
+                }
                 Endpoint::Methods(_) => RoutedWs::NotFound,
                 Endpoint::Mount(app) => {
                     let mut scope = scope;
-                    scope.root_path = mount_root(&scope.root_path, &path, &params);
+                    let rest = values.get(MOUNT_REST).unwrap_or_default();
+                    scope.root_path = mount_root(&scope.root_path, &path, rest);
                     RoutedWs::App(app.clone(), scope)
                 }
             },
@@ -366,7 +384,11 @@ pub struct RouteInfo {
 
 /// What routing decided for a WebSocket connection.
 pub(crate) enum RoutedWs {
-    Handler(crate::websocket::BoxedWsHandler, WebSocketScope, PathParams),
+    Handler(
+        crate::websocket::BoxedWsHandler,
+        WebSocketScope,
+        OwnedParams,
+    ),
     App(SharedApp, WebSocketScope),
     NotFound,
 }
@@ -377,12 +399,9 @@ fn not_found() -> Routed<'static> {
     }))
 }
 
-/// The `root_path` for a mounted app: the old one plus the matched prefix.
-fn mount_root(root_path: &str, path: &str, params: &[(String, String)]) -> String {
-    let rest = params
-        .iter()
-        .find(|(k, _)| k == MOUNT_REST)
-        .map_or("", |(_, v)| v.as_str());
+/// The `root_path` for a mounted app: the old one plus the matched prefix,
+/// `rest` being what the mount's catch-all matched (`""` for the prefix itself).
+fn mount_root(root_path: &str, path: &str, rest: &str) -> String {
     // The catch-all matched `rest` after `prefix/`; the exact route matched the prefix itself.
     let matched = if rest.is_empty() && !path.ends_with('/') {
         path
@@ -418,10 +437,8 @@ mod tests {
 
     #[test]
     fn mount_root_adds_the_matched_prefix() {
-        let rest = |v: &str| vec![(MOUNT_REST.to_owned(), v.to_owned())];
-
-        assert_eq!(mount_root("", "/sub/a/b", &rest("a/b")), "/sub");
-        assert_eq!(mount_root("/app", "/sub/", &rest("")), "/app/sub");
-        assert_eq!(mount_root("", "/sub", &[]), "/sub");
+        assert_eq!(mount_root("", "/sub/a/b", "a/b"), "/sub");
+        assert_eq!(mount_root("/app", "/sub/", ""), "/app/sub");
+        assert_eq!(mount_root("", "/sub", ""), "/sub");
     }
 }
