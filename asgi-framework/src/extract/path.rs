@@ -12,7 +12,8 @@ use crate::request::Request;
 /// `T` is a single value for a one-parameter route (`Path<u32>`), a tuple
 /// in pattern order (`Path<(String, u32)>`), or a struct whose fields are
 /// named after the parameters. A value that does not parse gives 422 with
-/// `loc: ["path", name]`, as FastAPI does, which is why plain `{id}` plus
+/// `loc: ["path", name]`, one detail per invalid parameter, as FastAPI
+/// does, which is why plain `{id}` plus
 /// `Path<u32>` is usually preferred over the `{id:int}` converter (a
 /// mismatch there is a 404).
 ///
