@@ -17,6 +17,7 @@ use crate::exception::ExceptionHandlers;
 use crate::lifespan::Lifespan;
 use crate::panic::HandlerPanic;
 use crate::pool::{BlockingPool, WithPool};
+use crate::request::Request;
 use crate::response::{IntoResponse, Response};
 use crate::routing::{Routed, RoutedWs, Router};
 
@@ -91,17 +92,30 @@ fn http(
         Box::new((exceptions.clone(), scope.clone()))
     });
     let pool = pool.clone();
-    match router.route_http(scope, receive.clone(), context) {
-        Routed::Handler(methods, request) => methods.serve(
-            request,
-            Finish {
+    match router.route_http(&scope) {
+        Routed::Handler(methods, params) => {
+            let finish = Finish {
                 pool,
                 handlers,
                 is_head,
                 send,
                 extensions,
-            },
-        ),
+            };
+            let Some(handler) = methods.handler(&scope.method) else {
+                let response = methods.method_not_allowed();
+                return Box::pin(finish.run(async move { response }));
+            };
+            // The one move of the scope: into the request, made as the
+            // handler's argument.
+            let mut request = match context {
+                Some(context) => Request::with_context(scope, receive, context.clone(), params),
+                None => Request::new(scope, receive).with_path_params(params),
+            };
+            if let Some(limit) = methods.route_body_limit() {
+                request.set_body_limit(Some(limit));
+            }
+            handler.serve(request, finish)
+        }
         Routed::Response(future) => Box::pin(
             Finish {
                 pool,
@@ -112,7 +126,17 @@ fn http(
             }
             .run(future),
         ),
-        Routed::App(app, scope) => app.call(Scope::Http(*scope), receive, send),
+        Routed::App(app, root_path) => {
+            if let Some(root_path) = root_path {
+                scope.root_path = root_path;
+            }
+            // A mounted app's requests find the application context in
+            // the scope, as everywhere else.
+            if let Some(context) = context {
+                scope.extensions.other.insert(context.clone());
+            }
+            app.call(Scope::Http(scope), receive, send)
+        }
     }
 }
 

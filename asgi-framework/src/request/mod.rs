@@ -64,17 +64,6 @@ impl Request {
             .get::<AppContext>()
             .cloned()
             .unwrap_or_default();
-        Self::with_context(scope, receive, context, true)
-    }
-
-    /// A request whose context comes from the application directly, not
-    /// through `scope.extensions.other` (`in_scope` says if it is there too).
-    pub(crate) fn with_context(
-        scope: HttpScope,
-        receive: Receiver,
-        context: AppContext,
-        in_scope: bool,
-    ) -> Self {
         let body_limit = context.body_limit;
         Self {
             scope,
@@ -82,7 +71,28 @@ impl Request {
             body: BodyState::Unread,
             path_params: Params::default(),
             context,
-            context_in_scope: in_scope,
+            context_in_scope: true,
+            body_limit,
+            disconnected: false,
+        }
+    }
+
+    /// A routed request whose context comes from the application directly,
+    /// not through `scope.extensions.other`.
+    pub(crate) fn with_context(
+        scope: HttpScope,
+        receive: Receiver,
+        context: AppContext,
+        path_params: Params,
+    ) -> Self {
+        let body_limit = context.body_limit;
+        Self {
+            scope,
+            receive,
+            body: BodyState::Unread,
+            path_params,
+            context,
+            context_in_scope: false,
             body_limit,
             disconnected: false,
         }
@@ -227,8 +237,10 @@ impl Request {
         self.path_params().get(name)
     }
 
-    pub(crate) fn set_path_params(&mut self, params: Params) {
+    /// The request with the parameters the router matched.
+    pub(crate) fn with_path_params(mut self, params: Params) -> Self {
         self.path_params = params;
+        self
     }
 
     /// Per-request state: starts as the lifespan state (`scope["state"]`),

@@ -3,17 +3,17 @@
 use std::fmt;
 use std::sync::Arc;
 
-use asgi_core::{App, HttpScope, Receiver, SharedApp, WebSocketScope};
+use asgi_core::{App, HttpScope, SharedApp, WebSocketScope};
 use http::StatusCode;
 
 use super::host::HostPattern;
 use super::method_router::MethodRouter;
 use super::path::PathPattern;
-use crate::context::{AppContext, UrlTable};
+use crate::context::UrlTable;
 use crate::error::HttpError;
 use crate::extract::ParamInfo;
 use crate::handler::HandlerFuture;
-use crate::request::{OwnedParams, ParamNames, Params, Request, route_path};
+use crate::request::{OwnedParams, ParamNames, Params, route_path};
 use crate::response::{IntoResponse, Redirect};
 
 /// The name of the catch-all parameter a mount matches its rest with.
@@ -76,17 +76,17 @@ impl Default for Router {
     }
 }
 
-/// What routing decided for an HTTP request.
-// The request is carried by value on purpose: this is returned and matched
-// at once, and boxing it would cost an allocation per request.
-#[allow(clippy::large_enum_variant)]
+/// What routing decided for an HTTP request, made from a borrowed scope:
+/// the caller moves the scope once, to where it goes.
 pub(crate) enum Routed<'a> {
-    /// The route's handlers: one of them (or a 405) answers the request.
-    Handler(&'a MethodRouter, Request),
+    /// The route's handlers, with the matched parameters: one of them (or
+    /// a 405) answers the request.
+    Handler(&'a MethodRouter, Params),
     /// A handler (or a 404/405/redirect) produces the response.
     Response(HandlerFuture),
-    /// A mounted app takes over the request, with this scope.
-    App(SharedApp, Box<HttpScope>),
+    /// A mounted (or host) app takes over the request; the scope's
+    /// `root_path` becomes the given one, if any.
+    App(&'a SharedApp, Option<String>),
 }
 
 impl Router {
@@ -264,47 +264,28 @@ impl Router {
 
     /// Routes one HTTP request.
     ///
-    /// `context` is the application's, when the application passes it
-    /// directly instead of through `scope.extensions.other` (see
-    /// [`Request::with_context`]); a scope handed to a mounted app gets it
-    /// inserted, so mounted apps find it as before.
-    pub(crate) fn route_http(
-        &self,
-        mut scope: HttpScope,
-        receive: Receiver,
-        context: Option<&AppContext>,
-    ) -> Routed<'_> {
+    /// The parameters keep places in the path (see [`Params`]), so nothing
+    /// here copies the scope or its path: the caller moves the scope once,
+    /// into the request or to the mounted app.
+    pub(crate) fn route_http(&self, scope: &HttpScope) -> Routed<'_> {
         if let Some(app) = self.host_app(&scope.headers) {
-            insert_context(&mut scope, context);
-            return Routed::App(app.clone(), Box::new(scope));
+            return Routed::App(app, None);
         }
-        // Borrowed, not copied: the parameters keep places in the path,
-        // so the borrow of the scope ends before the scope moves on.
         let path = route_path(&scope.target.path, &scope.root_path);
         match self.lookup(path) {
             Some((route, values)) => match &route.endpoint {
                 Endpoint::Methods(methods) if methods.has_http() => {
                     let values = values.iter().map(|(_, value)| value);
                     let params = Params::new(route.names.as_ref(), &scope.target.path, values);
-                    let mut request = match context {
-                        Some(context) => {
-                            Request::with_context(scope, receive, context.clone(), false)
-                        }
-                        None => Request::new(scope, receive),
-                    };
-                    request.set_path_params(params);
-                    Routed::Handler(methods, request)
+                    Routed::Handler(methods, params)
                 }
                 Endpoint::Methods(_) => not_found(),
                 Endpoint::Mount(app) => {
                     let rest = values.get(MOUNT_REST).unwrap_or_default();
-                    let root_path = mount_root(&scope.root_path, path, rest);
-                    scope.root_path = root_path;
-                    insert_context(&mut scope, context);
-                    Routed::App(app.clone(), Box::new(scope))
+                    Routed::App(app, Some(mount_root(&scope.root_path, path, rest)))
                 }
             },
-            None => match self.slash_redirect(&scope, path) {
+            None => match self.slash_redirect(scope, path) {
                 Some(redirect) => {
                     Routed::Response(Box::pin(async move { redirect.into_response() }))
                 }
@@ -409,15 +390,6 @@ fn mount_root(root_path: &str, path: &str, rest: &str) -> String {
         &path[..path.len() - rest.len() - 1]
     };
     format!("{}{}", root_path.trim_end_matches('/'), matched)
-}
-
-/// Gives a scope that leaves the router for another app the application
-/// context, if the application passed it directly (a mounted app's requests
-/// find it in the scope, as everywhere else).
-fn insert_context(scope: &mut HttpScope, context: Option<&AppContext>) {
-    if let Some(context) = context {
-        scope.extensions.other.insert(context.clone());
-    }
 }
 
 impl fmt::Debug for Router {
