@@ -4,8 +4,12 @@ use asgi_core::{
     App, AppFuture, BoxError, HttpScope, Receiver, Scope, Sender, WebSocketScope, WebSocketSend,
 };
 use futures_util::FutureExt;
+use futures_util::future::CatchUnwind;
 use http::Method;
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
 
 use crate::context::AppContext;
 use crate::error::Error;
@@ -13,6 +17,7 @@ use crate::exception::ExceptionHandlers;
 use crate::lifespan::Lifespan;
 use crate::panic::HandlerPanic;
 use crate::pool::{BlockingPool, WithPool};
+use crate::request::Request;
 use crate::response::{IntoResponse, Response};
 use crate::routing::{Routed, RoutedWs, Router};
 
@@ -87,17 +92,30 @@ fn http(
         Box::new((exceptions.clone(), scope.clone()))
     });
     let pool = pool.clone();
-    match router.route_http(scope, receive.clone(), context) {
-        Routed::Handler(methods, request) => methods.serve(
-            request,
-            Finish {
+    match router.route_http(&scope) {
+        Routed::Handler(methods, params) => {
+            let finish = Finish {
                 pool,
                 handlers,
                 is_head,
                 send,
                 extensions,
-            },
-        ),
+            };
+            let Some(handler) = methods.handler(&scope.method) else {
+                let response = methods.method_not_allowed();
+                return Box::pin(finish.run(async move { response }));
+            };
+            // The one move of the scope: into the request, made as the
+            // handler's argument.
+            let mut request = match context {
+                Some(context) => Request::with_context(scope, receive, context.clone(), params),
+                None => Request::new(scope, receive).with_path_params(params),
+            };
+            if let Some(limit) = methods.route_body_limit() {
+                request.set_body_limit(Some(limit));
+            }
+            handler.serve(request, finish)
+        }
         Routed::Response(future) => Box::pin(
             Finish {
                 pool,
@@ -108,7 +126,17 @@ fn http(
             }
             .run(future),
         ),
-        Routed::App(app, scope) => app.call(Scope::Http(*scope), receive, send),
+        Routed::App(app, root_path) => {
+            if let Some(root_path) = root_path {
+                scope.root_path = root_path;
+            }
+            // A mounted app's requests find the application context in
+            // the scope, as everywhere else.
+            if let Some(context) = context {
+                scope.extensions.other.insert(context.clone());
+            }
+            app.call(Scope::Http(scope), receive, send)
+        }
     }
 }
 
@@ -124,10 +152,12 @@ pub(crate) struct Finish {
 
 impl Finish {
     /// Runs `future` (caught, on the pool's context), then answers with its response.
-    pub(crate) async fn run(
-        self,
-        future: impl Future<Output = Response> + Send,
-    ) -> Result<(), BoxError> {
+    ///
+    /// Not an `async fn`: see [`Serve`].
+    pub(crate) fn run<F>(self, future: F) -> impl Future<Output = Result<(), BoxError>> + Send
+    where
+        F: Future<Output = Response> + Send,
+    {
         let Finish {
             pool,
             handlers,
@@ -135,15 +165,109 @@ impl Finish {
             send,
             extensions,
         } = self;
-        let mut response = run_caught(pool, future).await;
-        if let Some(handlers) = handlers {
+        let reply = Reply {
+            handlers,
+            is_head,
+            send,
+            pathsend: extensions.pathsend,
+        };
+        Serve {
+            reply: Some(reply),
+            deliver: Reply::deliver,
+            phase: Phase::Handling {
+                future: WithPool::new(pool, AssertUnwindSafe(future).catch_unwind()),
+            },
+        }
+    }
+}
+
+/// What answers with a handler's response once it is ready.
+struct Reply {
+    handlers: Option<Box<(ExceptionHandlers, HttpScope)>>,
+    is_head: bool,
+    send: Sender,
+    pathsend: bool,
+}
+
+impl Reply {
+    /// Applies exception handlers and HEAD, then sends `response`.
+    ///
+    /// Not an `async fn`, which would hold the response twice: the
+    /// future is the sending alone.
+    fn deliver(self, mut response: Response) -> impl Future<Output = Result<(), BoxError>> + Send {
+        if let Some(handlers) = self.handlers {
             let (exceptions, scope) = &*handlers;
             response = exceptions.apply(scope, response);
         }
-        if is_head {
+        if self.is_head {
             response = response.into_head();
         }
-        response.send(&send, &extensions).await
+        response.send_owned(self.send, self.pathsend)
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A handler's future, then the sending of its response: the future an
+    /// HTTP request is served by, boxed once.
+    ///
+    /// Hand-written rather than an `async fn` awaiting the handler: such a
+    /// future keeps its arguments apart from its locals, so the handler's
+    /// future would be stored (and copied) twice, and beside the sending.
+    /// Here both phases share their space, and the whole is small enough
+    /// for the allocator's fast path.
+    struct Serve<F, D, S> {
+        reply: Option<Reply>,
+        deliver: D,
+        #[pin]
+        phase: Phase<F, S>,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = PhaseProj]
+    enum Phase<F, S> {
+        /// The handler runs (panics caught, on the pool's context).
+        Handling {
+            #[pin]
+            future: WithPool<CatchUnwind<AssertUnwindSafe<F>>>,
+        },
+        /// Its response is being sent.
+        Sending {
+            #[pin]
+            future: S,
+        },
+    }
+}
+
+impl<F, D, S> Future for Serve<F, D, S>
+where
+    F: Future<Output = Response>,
+    D: Fn(Reply, Response) -> S,
+    S: Future<Output = Result<(), BoxError>>,
+{
+    type Output = Result<(), BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        if let PhaseProj::Handling { future } = this.phase.as_mut().project() {
+            let response = match ready!(future.poll(cx)) {
+                Ok(response) => response,
+                Err(panic) => {
+                    let message = crate::panic::message(panic.as_ref());
+                    Error::from(HandlerPanic(message)).into_response()
+                }
+            };
+            let reply = this
+                .reply
+                .take()
+                .expect("the handler's response is sent once");
+            let sending = (this.deliver)(reply, response);
+            this.phase.set(Phase::Sending { future: sending });
+        }
+        match this.phase.project() {
+            PhaseProj::Sending { future } => future.poll(cx),
+            PhaseProj::Handling { .. } => unreachable!("the handler phase ends above"),
+        }
     }
 }
 
@@ -173,20 +297,6 @@ fn websocket(
             send.send(WebSocketSend::close(1000)).await?;
             Ok::<(), BoxError>(())
         }),
-    }
-}
-
-/// Runs a handler future on `pool`'s context, turning a panic into a 500.
-pub(crate) async fn run_caught(
-    pool: BlockingPool,
-    future: impl Future<Output = Response> + Send,
-) -> Response {
-    match WithPool::new(pool, AssertUnwindSafe(future).catch_unwind()).await {
-        Ok(response) => response,
-        Err(panic) => {
-            let message = crate::panic::message(panic.as_ref());
-            Error::from(HandlerPanic(message)).into_response()
-        }
     }
 }
 

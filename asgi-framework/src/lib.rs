@@ -39,7 +39,7 @@ pub use self::json::Json;
 pub use self::pool::{
     BlockingError, BlockingPool, BlockingTask, DEFAULT_POOL_SIZE, PoolStats, run_blocking,
 };
-pub use self::request::{BodyError, BodyStream, Request};
+pub use self::request::{BodyError, BodyStream, PathParams, Request};
 pub use self::response::{
     Event, Html, IntoResponse, KeepAlive, Redirect, Response, Sse, StreamBody,
 };

@@ -71,13 +71,15 @@ impl<T: DeserializeOwned + Send + 'static> FromRequestParts for HeaderParams<T> 
             .collect();
         from_pairs(&pairs, "header")
             .map(HeaderParams)
-            .map_err(|error| {
+            .map_err(|errors| {
                 // Report the header's name (`x-token`), as FastAPI does, not the field's.
-                let mut detail = error.into_detail();
-                if let Some(LocItem::Name(name)) = detail.loc.get_mut(1) {
-                    *name = name.replace('_', "-");
+                let mut details = errors.into_details();
+                for detail in &mut details {
+                    if let Some(LocItem::Name(name)) = detail.loc.get_mut(1) {
+                        *name = name.replace('_', "-");
+                    }
                 }
-                ValidationError::from(detail).into()
+                ValidationError::new(details).into()
             })
     }
 

@@ -151,6 +151,23 @@ pub trait FromRequest<M = private::ViaRequest>: Sized + Send + 'static {
     fn from_request(request: Request)
     -> impl Future<Output = Result<Self, Self::Rejection>> + Send;
 
+    /// Extracts a handler's last argument from the request its future
+    /// holds in `slot`. Extractors that only read parts leave the request
+    /// where it is (no copy of it in their future); others take it.
+    /// Not for use outside the crate.
+    #[doc(hidden)]
+    fn from_request_in(
+        slot: &mut Option<Request>,
+    ) -> impl Future<Output = Result<Self, Self::Rejection>> + Send + '_
+    where
+        M: 'static,
+    {
+        Self::from_request(
+            slot.take()
+                .expect("a handler's last argument is extracted once"),
+        )
+    }
+
     /// What this extractor reads, for documentation; empty by default.
     fn describe() -> Vec<ParamInfo> {
         Vec::new()
@@ -162,6 +179,12 @@ impl<T: FromRequestParts> FromRequest<private::ViaParts> for T {
 
     async fn from_request(mut request: Request) -> Result<Self, Self::Rejection> {
         T::from_request_parts(&mut request).await
+    }
+
+    fn from_request_in(
+        slot: &mut Option<Request>,
+    ) -> impl Future<Output = Result<Self, Self::Rejection>> + Send + '_ {
+        T::from_request_parts(crate::handler::request_in(slot))
     }
 
     fn describe() -> Vec<ParamInfo> {

@@ -12,7 +12,8 @@ use crate::request::Request;
 /// `T` is a single value for a one-parameter route (`Path<u32>`), a tuple
 /// in pattern order (`Path<(String, u32)>`), or a struct whose fields are
 /// named after the parameters. A value that does not parse gives 422 with
-/// `loc: ["path", name]`, as FastAPI does, which is why plain `{id}` plus
+/// `loc: ["path", name]`, one detail per invalid parameter, as FastAPI
+/// does, which is why plain `{id}` plus
 /// `Path<u32>` is usually preferred over the `{id:int}` converter (a
 /// mismatch there is a 404).
 ///
@@ -34,9 +35,18 @@ impl<T: DeserializeOwned + Send + 'static> FromRequestParts for Path<T> {
     type Rejection = Rejection;
 
     async fn from_request_parts(request: &mut Request) -> Result<Self, Rejection> {
-        from_pairs(request.path_params(), "path")
-            .map(Path)
-            .map_err(|error| ValidationError::from(error).into())
+        // The pairs borrow from the request: gathered on the stack (few
+        // routes have more), so extraction allocates nothing on success.
+        let params = request.path_params();
+        if params.len() > STACK_PARAMS {
+            return path_from(&params.collect::<Vec<_>>());
+        }
+        let mut stack = [("", ""); STACK_PARAMS];
+        let len = params.len();
+        for (slot, pair) in stack.iter_mut().zip(params) {
+            *slot = pair;
+        }
+        path_from(&stack[..len])
     }
 
     fn describe() -> Vec<ParamInfo> {
@@ -46,4 +56,13 @@ impl<T: DeserializeOwned + Send + 'static> FromRequestParts for Path<T> {
             std::any::type_name::<T>(),
         )]
     }
+}
+
+/// Path parameters gathered on the stack before the extractor uses a `Vec`.
+const STACK_PARAMS: usize = 4;
+
+fn path_from<T: DeserializeOwned>(pairs: &[(&str, &str)]) -> Result<Path<T>, Rejection> {
+    from_pairs(pairs, "path")
+        .map(Path)
+        .map_err(|error| ValidationError::from(error).into())
 }

@@ -14,6 +14,8 @@ use crate::request::Request;
 /// `T` is usually a struct: `Option` fields are optional, others required
 /// (422 `missing` when absent), `Vec` fields collect repeated keys, and a
 /// scalar field takes the last value of a repeated key, as Starlette does.
+/// Every invalid or missing field is reported, one 422 detail each, in the
+/// order the fields are declared (as FastAPI does).
 ///
 /// # Example
 ///

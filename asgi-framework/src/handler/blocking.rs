@@ -89,10 +89,11 @@ macro_rules! impl_blocking {
             $($part: FromRequestParts,)*
             $last: FromRequest<M>,
         {
-            fn call(self, mut request: Request) -> HandlerFuture {
+            fn call(self, request: Request) -> HandlerFuture {
                 let pool = request.blocking_pool().clone();
+                let mut slot = Some(request);
                 Box::pin(async move {
-                    extract_args!(request; $($part),*; $last, M);
+                    extract_args!(slot; $($part),*; $last, M);
                     let f = self.f;
                     let job = move || f($($part,)* $last).into_response();
                     match pool.run(job).await {

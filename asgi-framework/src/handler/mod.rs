@@ -72,15 +72,16 @@ where
     }
 }
 
-/// Extracts each argument in order.
+/// Extracts each argument in order from `$slot`, an `Option<Request>`
+/// holding the request (taken only by a last argument that consumes it).
 ///
 /// As FastAPI does, 422 validation errors of all arguments are reported
 /// together; any other rejection (401, 413, 415...) answers at once.
 macro_rules! extract_args {
-    ($request:ident; $($part:ident),*; $last:ident, $marker:ident) => {
+    ($slot:ident; $($part:ident),*; $last:ident, $marker:ident) => {
         let mut invalid = $crate::handler::Invalid::default();
         $(
-            let $part = match $part::from_request_parts(&mut $request).await {
+            let $part = match $part::from_request_parts($crate::handler::request_in(&mut $slot)).await {
                 Ok(value) => Some(value),
                 Err(rejection) => {
                     if let Some(response) = invalid.record(rejection.into_response()) {
@@ -90,7 +91,7 @@ macro_rules! extract_args {
                 }
             };
         )*
-        let $last = match <$last as FromRequest<$marker>>::from_request($request).await {
+        let $last = match <$last as FromRequest<$marker>>::from_request_in(&mut $slot).await {
             Ok(value) => Some(value),
             Err(rejection) => {
                 if let Some(response) = invalid.record(rejection.into_response()) {
@@ -110,6 +111,12 @@ macro_rules! extract_args {
 }
 pub(crate) use extract_args;
 
+/// The request in a handler's slot, which holds it until the last argument.
+pub(crate) fn request_in(slot: &mut Option<Request>) -> &mut Request {
+    slot.as_mut()
+        .expect("only the last argument takes the request")
+}
+
 macro_rules! impl_handler {
     ($($part:ident),*; $last:ident) => {
         #[allow(non_snake_case, unused_mut)]
@@ -126,9 +133,12 @@ macro_rules! impl_handler {
                 Box::pin(self.call_inline(request))
             }
 
-            fn call_inline(self, mut request: Request) -> impl Future<Output = Response> + Send + 'static {
+            fn call_inline(self, request: Request) -> impl Future<Output = Response> + Send + 'static {
+                // Made outside the future, so that the future holds it once,
+                // in place (a variable made inside would be a second copy).
+                let mut slot = Some(request);
                 async move {
-                    extract_args!(request; $($part),*; $last, M);
+                    extract_args!(slot; $($part),*; $last, M);
                     self($($part,)* $last).await.into_response()
                 }
             }

@@ -1,6 +1,7 @@
 //! The HTTP [`Request`]: scope, path parameters, body and state.
 
 mod body;
+mod params;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -17,16 +18,11 @@ use crate::pool::BlockingPool;
 
 pub(crate) use self::body::BodyState;
 pub use self::body::{BodyError, BodyStream};
+pub use self::params::PathParams;
+pub(crate) use self::params::{ParamNames, Params};
 
-/// Path parameters matched by the router, in pattern order, percent-decoded.
-pub(crate) type PathParams = Arc<[(String, String)]>;
-
-/// The path parameters of an HTTP request, owned by it.
-///
-/// A `Vec` rather than [`PathParams`]: a request is never cloned, and most
-/// routes have no parameters, for which an empty `Vec` does not allocate
-/// (an `Arc<[_]>` always does, even when empty).
-pub(crate) type RequestParams = Vec<(String, String)>;
+/// Path parameters of a WebSocket connection, owned copies in pattern order.
+pub(crate) type OwnedParams = Arc<[(String, String)]>;
 
 /// One HTTP request: what the scope says, what the router matched, and the body.
 ///
@@ -43,7 +39,9 @@ pub struct Request {
     scope: HttpScope,
     receive: Receiver,
     body: BodyState,
-    path_params: RequestParams,
+    /// Places in `scope.target.path`: detached before the path can change
+    /// (`scope_mut`).
+    path_params: Params,
     context: AppContext,
     /// Whether `scope.extensions.other` holds `context`. The router hands a
     /// request its context directly; the context goes into the scope only
@@ -66,25 +64,35 @@ impl Request {
             .get::<AppContext>()
             .cloned()
             .unwrap_or_default();
-        Self::with_context(scope, receive, context, true)
+        let body_limit = context.body_limit;
+        Self {
+            scope,
+            receive,
+            body: BodyState::Unread,
+            path_params: Params::default(),
+            context,
+            context_in_scope: true,
+            body_limit,
+            disconnected: false,
+        }
     }
 
-    /// A request whose context comes from the application directly, not
-    /// through `scope.extensions.other` (`in_scope` says if it is there too).
+    /// A routed request whose context comes from the application directly,
+    /// not through `scope.extensions.other`.
     pub(crate) fn with_context(
         scope: HttpScope,
         receive: Receiver,
         context: AppContext,
-        in_scope: bool,
+        path_params: Params,
     ) -> Self {
         let body_limit = context.body_limit;
         Self {
             scope,
             receive,
             body: BodyState::Unread,
-            path_params: Vec::new(),
+            path_params,
             context,
-            context_in_scope: in_scope,
+            context_in_scope: false,
             body_limit,
             disconnected: false,
         }
@@ -107,6 +115,8 @@ impl Request {
     /// The HTTP scope, to change it (before passing the request on).
     pub fn scope_mut(&mut self) -> &mut HttpScope {
         self.expose_context();
+        // The caller may change the path the parameters point into.
+        self.path_params.detach(&self.scope.target.path);
         &mut self.scope
     }
 
@@ -215,21 +225,22 @@ impl Request {
         self.scope.client
     }
 
-    /// The matched path parameters, in pattern order.
-    pub fn path_params(&self) -> &[(String, String)] {
-        &self.path_params
+    /// The matched path parameters: `(name, value)` pairs in pattern
+    /// order, values percent-decoded. Borrowed from the request and the
+    /// route; nothing is copied.
+    pub fn path_params(&self) -> PathParams<'_> {
+        self.path_params.iter(&self.scope.target.path)
     }
 
     /// The value of path parameter `name`.
     pub fn path_param(&self, name: &str) -> Option<&str> {
-        self.path_params
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
+        self.path_params().get(name)
     }
 
-    pub(crate) fn set_path_params(&mut self, params: RequestParams) {
+    /// The request with the parameters the router matched.
+    pub(crate) fn with_path_params(mut self, params: Params) -> Self {
         self.path_params = params;
+        self
     }
 
     /// Per-request state: starts as the lifespan state (`scope["state"]`),
@@ -400,7 +411,7 @@ impl fmt::Debug for Request {
         f.debug_struct("Request")
             .field("method", &self.scope.method)
             .field("path", &self.scope.target.path)
-            .field("path_params", &self.path_params)
+            .field("path_params", &self.path_params())
             .field("body_limit", &self.body_limit)
             .finish_non_exhaustive()
     }

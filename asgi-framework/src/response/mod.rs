@@ -6,6 +6,7 @@ mod redirect;
 mod sse;
 mod stream;
 
+use std::borrow::Borrow;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -187,46 +188,75 @@ impl Response {
     /// The send error if the client left or the messages broke the protocol,
     /// or the body stream's error (after the status was sent, so the server
     /// closes the connection).
-    pub async fn send(self, sender: &Sender, extensions: &Extensions) -> Result<(), BoxError> {
+    pub fn send<'a>(
+        self,
+        sender: &'a Sender,
+        extensions: &Extensions,
+    ) -> impl Future<Output = Result<(), BoxError>> + Send + 'a {
+        self.send_owned(sender, extensions.pathsend)
+    }
+
+    /// [`send`](Self::send), with the sender owned or borrowed: the future
+    /// then borrows nothing, and the application's own future holds it.
+    ///
+    /// Not an `async fn`: what can be done at once (the head, the choice of
+    /// messages) is, so the future keeps only what it sends.
+    pub(crate) fn send_owned(
+        self,
+        sender: impl Borrow<Sender> + Send,
+        pathsend: bool,
+    ) -> impl Future<Output = Result<(), BoxError>> + Send {
         let Response {
             status,
             mut headers,
             body,
             after_send,
-            extensions: response_extensions,
+            extensions,
             ..
         } = self;
-        let head_only = response_extensions.get::<HeadOnly>().is_some();
-        match body.into_kind() {
+        let head_only = extensions.get::<HeadOnly>().is_some();
+        let rest = match body.into_kind() {
             Kind::Full(bytes) => {
                 if !head_only && !headers.contains(header::CONTENT_LENGTH) && allows_body(status) {
                     headers.push(header::CONTENT_LENGTH, content_length(bytes.len()));
                 }
-                sender.send(HttpSend::start(status, headers)).await?;
-                sender.send(HttpSend::body(bytes)).await?;
+                Rest::Full(bytes)
             }
-            Kind::File { path, fallback } if extensions.pathsend || fallback.is_none() => {
-                sender.send(HttpSend::start(status, headers)).await?;
-                sender.send(HttpSend::ResponsePathsend { path }).await?;
-                drop(fallback);
-            }
+            Kind::File { path, fallback } if pathsend || fallback.is_none() => Rest::Path(path),
             Kind::File {
                 fallback: Some(stream),
                 ..
             }
-            | Kind::Stream(stream) => {
-                sender.send(HttpSend::start(status, headers)).await?;
-                send_stream(sender, stream).await?;
-            }
+            | Kind::Stream(stream) => Rest::Stream(stream),
             Kind::File { fallback: None, .. } => {
                 unreachable!("a file body without fallback is matched by the pathsend arm")
             }
+        };
+        let start = HttpSend::start(status, headers);
+        async move {
+            let sender = sender.borrow();
+            sender.send(start).await?;
+            match rest {
+                Rest::Full(bytes) => sender.send(HttpSend::body(bytes)).await?,
+                Rest::Path(path) => sender.send(HttpSend::ResponsePathsend { path }).await?,
+                Rest::Stream(stream) => send_stream(sender, stream).await?,
+            }
+            for task in after_send {
+                task.await;
+            }
+            Ok(())
         }
-        for task in after_send {
-            task.await;
-        }
-        Ok(())
     }
+}
+
+/// What follows `http.response.start`.
+enum Rest {
+    /// One body message.
+    Full(Bytes),
+    /// `http.response.pathsend`.
+    Path(std::path::PathBuf),
+    /// Body messages as the stream yields, then an empty last one.
+    Stream(crate::body::BodyStream),
 }
 
 async fn send_stream(sender: &Sender, mut stream: crate::body::BodyStream) -> Result<(), BoxError> {

@@ -4,13 +4,9 @@ use std::fmt;
 
 use http::{HeaderValue, Method, StatusCode};
 
-use asgi_core::AppFuture;
-
-use crate::dispatch::Finish;
 use crate::error::HttpError;
 use crate::extract::ParamInfo;
 use crate::handler::{BoxedHandler, Handler};
-use crate::request::Request;
 use crate::response::{IntoResponse, Response};
 use crate::websocket::{BoxedWsHandler, WsHandler};
 
@@ -168,12 +164,11 @@ impl MethodRouter {
         methods.join(", ")
     }
 
-    /// The handler for the request's method (`GET`'s for `HEAD`), if any.
-    fn handler_for(&self, request: &mut Request) -> Option<&BoxedHandler> {
-        if self.body_limit.is_some() {
-            request.set_body_limit(self.body_limit);
-        }
-        let method = request.method();
+    /// The handler for `method` (`GET`'s for `HEAD`), if any.
+    ///
+    /// Chosen from the method alone, before the request is made: the
+    /// request then goes straight to the handler, moved once.
+    pub(crate) fn handler(&self, method: &Method) -> Option<&BoxedHandler> {
         self.find(method)
             .or_else(|| {
                 (*method == Method::HEAD)
@@ -183,25 +178,18 @@ impl MethodRouter {
             .or(self.any.as_ref())
     }
 
+    /// The route's own body limit, overriding the application's.
+    pub(crate) fn route_body_limit(&self) -> Option<usize> {
+        self.body_limit
+    }
+
     /// The 405 for a method without handler.
-    fn method_not_allowed(&self) -> Response {
+    pub(crate) fn method_not_allowed(&self) -> Response {
         let allow =
             HeaderValue::from_str(&self.allow()).unwrap_or_else(|_| HeaderValue::from_static(""));
         HttpError::new(StatusCode::METHOD_NOT_ALLOWED)
             .with_header(http::header::ALLOW, allow)
             .into_response()
-    }
-
-    /// Runs the handler for the request's method (or answers 405) and sends
-    /// the response, in one boxed future.
-    pub(crate) fn serve(&self, mut request: Request, finish: Finish) -> AppFuture {
-        match self.handler_for(&mut request) {
-            Some(handler) => handler.serve(request, finish),
-            None => {
-                let response = self.method_not_allowed();
-                Box::pin(finish.run(async move { response }))
-            }
-        }
     }
 }
 

@@ -176,15 +176,30 @@ impl PathPattern {
         out
     }
 
-    /// Whether every matched value fits its converter.
-    pub(crate) fn accepts(&self, params: &[(String, String)]) -> bool {
-        self.segments.iter().all(|segment| match segment {
-            Segment::Param(name, converter) => params
-                .iter()
-                .find(|(n, _)| n == name)
-                .is_some_and(|(_, value)| converter.accepts(value)),
-            Segment::Literal(_) => true,
+    /// The parameter names, in pattern order.
+    pub(crate) fn param_names(&self) -> impl Iterator<Item = &str> {
+        self.converters().map(|(name, _)| name)
+    }
+
+    fn converters(&self) -> impl Iterator<Item = (&str, Converter)> {
+        self.segments.iter().filter_map(|segment| match segment {
+            Segment::Param(name, converter) => Some((name.as_str(), *converter)),
+            Segment::Literal(_) => None,
         })
+    }
+
+    /// Whether a converter restricts values beyond what the radix tree
+    /// matches (one non-empty segment for `str`, anything for `path`), so
+    /// that [`accepts`](Self::accepts) has to run.
+    pub(crate) fn is_checked(&self) -> bool {
+        self.converters()
+            .any(|(_, converter)| !matches!(converter, Converter::Str | Converter::Path))
+    }
+
+    /// Whether every matched value, in pattern order, fits its converter.
+    pub(crate) fn accepts<'v>(&self, mut values: impl Iterator<Item = &'v str>) -> bool {
+        self.converters()
+            .all(|(_, converter)| values.next().is_some_and(|value| converter.accepts(value)))
     }
 
     /// A new pattern with `prefix` (a pattern too) in front: `/api` + `/items` is `/api/items`.
@@ -241,13 +256,6 @@ const PATH_VALUE: &AsciiSet = &SEGMENT_VALUE.remove(b'/');
 mod tests {
     use super::*;
 
-    fn params(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
-            .collect()
-    }
-
     #[test]
     fn patterns_compile_to_matchit_syntax() {
         let cases = [
@@ -301,10 +309,18 @@ mod tests {
 
     #[test]
     fn accepts_checks_each_parameter() {
-        let pattern = PathPattern::parse("/items/{id:int}").unwrap();
+        let pattern = PathPattern::parse("/items/{id:int}/{name}").unwrap();
 
-        assert!(pattern.accepts(&params(&[("id", "3")])));
-        assert!(!pattern.accepts(&params(&[("id", "x")])));
+        assert!(pattern.is_checked());
+        assert!(
+            !PathPattern::parse("/f/{name}/{rest:path}")
+                .unwrap()
+                .is_checked()
+        );
+        assert!(pattern.accepts(["3", "ann"].into_iter()));
+        assert!(!pattern.accepts(["x", "ann"].into_iter()));
+        assert!(!pattern.accepts(["3"].into_iter()));
+        assert_eq!(pattern.param_names().collect::<Vec<_>>(), ["id", "name"]);
     }
 
     #[test]

@@ -3,17 +3,17 @@
 use std::fmt;
 use std::sync::Arc;
 
-use asgi_core::{App, HttpScope, Receiver, SharedApp, WebSocketScope};
+use asgi_core::{App, HttpScope, SharedApp, WebSocketScope};
 use http::StatusCode;
 
 use super::host::HostPattern;
 use super::method_router::MethodRouter;
 use super::path::PathPattern;
-use crate::context::{AppContext, UrlTable};
+use crate::context::UrlTable;
 use crate::error::HttpError;
 use crate::extract::ParamInfo;
 use crate::handler::HandlerFuture;
-use crate::request::{PathParams, Request, RequestParams, route_path};
+use crate::request::{OwnedParams, ParamNames, Params, route_path};
 use crate::response::{IntoResponse, Redirect};
 
 /// The name of the catch-all parameter a mount matches its rest with.
@@ -29,6 +29,12 @@ enum Endpoint {
 struct Route {
     pattern: PathPattern,
     endpoint: Endpoint,
+    /// The parameter names in pattern order, shared with every request the
+    /// route matches; `None` without parameters.
+    names: Option<ParamNames>,
+    /// Whether a converter (`int`, `float`, `uuid`) restricts values
+    /// beyond what the tree matched.
+    checked: bool,
 }
 
 /// Maps paths to handlers, mounted apps and WebSocket handlers.
@@ -70,17 +76,17 @@ impl Default for Router {
     }
 }
 
-/// What routing decided for an HTTP request.
-// The request is carried by value on purpose: this is returned and matched
-// at once, and boxing it would cost an allocation per request.
-#[allow(clippy::large_enum_variant)]
+/// What routing decided for an HTTP request, made from a borrowed scope:
+/// the caller moves the scope once, to where it goes.
 pub(crate) enum Routed<'a> {
-    /// The route's handlers: one of them (or a 405) answers the request.
-    Handler(&'a MethodRouter, Request),
+    /// The route's handlers, with the matched parameters: one of them (or
+    /// a 405) answers the request.
+    Handler(&'a MethodRouter, Params),
     /// A handler (or a 404/405/redirect) produces the response.
     Response(HandlerFuture),
-    /// A mounted app takes over the request, with this scope.
-    App(SharedApp, Box<HttpScope>),
+    /// A mounted (or host) app takes over the request; the scope's
+    /// `root_path` becomes the given one, if any.
+    App(&'a SharedApp, Option<String>),
 }
 
 impl Router {
@@ -182,7 +188,13 @@ impl Router {
         if let Err(error) = self.matcher.insert(pattern.to_matchit(), index) {
             panic!("cannot add route {:?}: {error}", pattern.as_str());
         }
-        self.routes.push(Route { pattern, endpoint });
+        let names: Vec<Box<str>> = pattern.param_names().map(Box::from).collect();
+        self.routes.push(Route {
+            names: (!names.is_empty()).then(|| names.into()),
+            checked: pattern.is_checked(),
+            pattern,
+            endpoint,
+        });
     }
 
     /// Every route, for documentation (an OpenAPI layer) and debugging.
@@ -227,20 +239,16 @@ impl Router {
         table
     }
 
-    /// The route for `path`: its index and the decoded parameters.
-    fn lookup(&self, path: &str) -> Option<(&Route, RequestParams)> {
+    /// The route for `path` and its parameters, whose values are slices of
+    /// `path` (nothing is copied), if every value fits its converter.
+    fn lookup<'r, 'p>(&'r self, path: &'p str) -> Option<(&'r Route, matchit::Params<'r, 'p>)> {
         let found = self.matcher.at(path).ok()?;
         let route = self.routes.get(*found.value)?;
-        // Sized up front: no regrowth, and no allocation at all for a route
-        // without parameters (the common case).
-        let mut params: RequestParams = Vec::with_capacity(found.params.len());
-        params.extend(
-            found
-                .params
-                .iter()
-                .map(|(k, v)| (k.to_owned(), v.to_owned())),
-        );
-        route.pattern.accepts(&params).then_some((route, params))
+        let fits = !route.checked
+            || route
+                .pattern
+                .accepts(found.params.iter().map(|(_, value)| value));
+        fits.then_some((route, found.params))
     }
 
     fn host_app(&self, headers: &asgi_core::Headers) -> Option<&SharedApp> {
@@ -256,44 +264,28 @@ impl Router {
 
     /// Routes one HTTP request.
     ///
-    /// `context` is the application's, when the application passes it
-    /// directly instead of through `scope.extensions.other` (see
-    /// [`Request::with_context`]); a scope handed to a mounted app gets it
-    /// inserted, so mounted apps find it as before.
-    pub(crate) fn route_http(
-        &self,
-        mut scope: HttpScope,
-        receive: Receiver,
-        context: Option<&AppContext>,
-    ) -> Routed<'_> {
+    /// The parameters keep places in the path (see [`Params`]), so nothing
+    /// here copies the scope or its path: the caller moves the scope once,
+    /// into the request or to the mounted app.
+    pub(crate) fn route_http(&self, scope: &HttpScope) -> Routed<'_> {
         if let Some(app) = self.host_app(&scope.headers) {
-            insert_context(&mut scope, context);
-            return Routed::App(app.clone(), Box::new(scope));
+            return Routed::App(app, None);
         }
-        // Borrowed, not copied: `lookup` returns owned parameters, so the
-        // borrow of the scope's path ends before the scope moves on.
         let path = route_path(&scope.target.path, &scope.root_path);
         match self.lookup(path) {
-            Some((route, params)) => match &route.endpoint {
+            Some((route, values)) => match &route.endpoint {
                 Endpoint::Methods(methods) if methods.has_http() => {
-                    let mut request = match context {
-                        Some(context) => {
-                            Request::with_context(scope, receive, context.clone(), false)
-                        }
-                        None => Request::new(scope, receive),
-                    };
-                    request.set_path_params(params);
-                    Routed::Handler(methods, request)
+                    let values = values.iter().map(|(_, value)| value);
+                    let params = Params::new(route.names.as_ref(), &scope.target.path, values);
+                    Routed::Handler(methods, params)
                 }
                 Endpoint::Methods(_) => not_found(),
                 Endpoint::Mount(app) => {
-                    let root_path = mount_root(&scope.root_path, path, &params);
-                    scope.root_path = root_path;
-                    insert_context(&mut scope, context);
-                    Routed::App(app.clone(), Box::new(scope))
+                    let rest = values.get(MOUNT_REST).unwrap_or_default();
+                    Routed::App(app, Some(mount_root(&scope.root_path, path, rest)))
                 }
             },
-            None => match self.slash_redirect(&scope, path) {
+            None => match self.slash_redirect(scope, path) {
                 Some(redirect) => {
                     Routed::Response(Box::pin(async move { redirect.into_response() }))
                 }
@@ -332,14 +324,21 @@ impl Router {
         }
         let path = route_path(&scope.target.path, &scope.root_path).to_owned();
         match self.lookup(&path) {
-            Some((route, params)) => match &route.endpoint {
+            Some((route, values)) => match &route.endpoint {
                 Endpoint::Methods(MethodRouter {
                     ws: Some(handler), ..
-                }) => RoutedWs::Handler(handler.clone(), scope, params.into()),
+                }) => {
+                    let params = values
+                        .iter()
+                        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+                        .collect();
+                    RoutedWs::Handler(handler.clone(), scope, params)
+                }
                 Endpoint::Methods(_) => RoutedWs::NotFound,
                 Endpoint::Mount(app) => {
                     let mut scope = scope;
-                    scope.root_path = mount_root(&scope.root_path, &path, &params);
+                    let rest = values.get(MOUNT_REST).unwrap_or_default();
+                    scope.root_path = mount_root(&scope.root_path, &path, rest);
                     RoutedWs::App(app.clone(), scope)
                 }
             },
@@ -366,7 +365,11 @@ pub struct RouteInfo {
 
 /// What routing decided for a WebSocket connection.
 pub(crate) enum RoutedWs {
-    Handler(crate::websocket::BoxedWsHandler, WebSocketScope, PathParams),
+    Handler(
+        crate::websocket::BoxedWsHandler,
+        WebSocketScope,
+        OwnedParams,
+    ),
     App(SharedApp, WebSocketScope),
     NotFound,
 }
@@ -377,12 +380,9 @@ fn not_found() -> Routed<'static> {
     }))
 }
 
-/// The `root_path` for a mounted app: the old one plus the matched prefix.
-fn mount_root(root_path: &str, path: &str, params: &[(String, String)]) -> String {
-    let rest = params
-        .iter()
-        .find(|(k, _)| k == MOUNT_REST)
-        .map_or("", |(_, v)| v.as_str());
+/// The `root_path` for a mounted app: the old one plus the matched prefix,
+/// `rest` being what the mount's catch-all matched (`""` for the prefix itself).
+fn mount_root(root_path: &str, path: &str, rest: &str) -> String {
     // The catch-all matched `rest` after `prefix/`; the exact route matched the prefix itself.
     let matched = if rest.is_empty() && !path.ends_with('/') {
         path
@@ -390,15 +390,6 @@ fn mount_root(root_path: &str, path: &str, params: &[(String, String)]) -> Strin
         &path[..path.len() - rest.len() - 1]
     };
     format!("{}{}", root_path.trim_end_matches('/'), matched)
-}
-
-/// Gives a scope that leaves the router for another app the application
-/// context, if the application passed it directly (a mounted app's requests
-/// find it in the scope, as everywhere else).
-fn insert_context(scope: &mut HttpScope, context: Option<&AppContext>) {
-    if let Some(context) = context {
-        scope.extensions.other.insert(context.clone());
-    }
 }
 
 impl fmt::Debug for Router {
@@ -418,10 +409,8 @@ mod tests {
 
     #[test]
     fn mount_root_adds_the_matched_prefix() {
-        let rest = |v: &str| vec![(MOUNT_REST.to_owned(), v.to_owned())];
-
-        assert_eq!(mount_root("", "/sub/a/b", &rest("a/b")), "/sub");
-        assert_eq!(mount_root("/app", "/sub/", &rest("")), "/app/sub");
-        assert_eq!(mount_root("", "/sub", &[]), "/sub");
+        assert_eq!(mount_root("", "/sub/a/b", "a/b"), "/sub");
+        assert_eq!(mount_root("/app", "/sub/", ""), "/app/sub");
+        assert_eq!(mount_root("", "/sub", ""), "/sub");
     }
 }

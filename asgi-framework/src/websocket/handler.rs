@@ -9,7 +9,7 @@ use asgi_core::{
 };
 
 use super::{Phase, WebSocket};
-use crate::request::PathParams;
+use crate::request::OwnedParams;
 
 /// What a WebSocket handler may return: `()` or `Result<(), E>`.
 pub trait WsOutcome: Send + 'static {
@@ -64,7 +64,7 @@ impl BoxedWsHandler {
         scope: WebSocketScope,
         receive: Receiver,
         send: Sender,
-        params: PathParams,
+        params: OwnedParams,
     ) -> Result<(), BoxError> {
         let (closer_send, closer_receive) = (send.clone(), receive.clone());
         let mut socket = WebSocket::new(scope, receive, send, params);

@@ -20,7 +20,7 @@ use serde::de::DeserializeOwned;
 
 use crate::context::AppContext;
 use crate::extract::{Cookies, ValidationError, query_pairs};
-use crate::request::PathParams;
+use crate::request::OwnedParams;
 use crate::response::IntoResponse;
 
 /// Where the connection stands.
@@ -64,7 +64,7 @@ pub struct WebSocket {
     scope: WebSocketScope,
     receive: Receiver,
     send: Sender,
-    path_params: PathParams,
+    path_params: OwnedParams,
     context: AppContext,
     phase: Phase,
     /// Where the phase is reported when the handler drops the socket.
@@ -76,7 +76,7 @@ impl WebSocket {
         scope: WebSocketScope,
         receive: Receiver,
         send: Sender,
-        path_params: PathParams,
+        path_params: OwnedParams,
     ) -> Self {
         let context = scope
             .extensions

@@ -124,6 +124,44 @@ async fn missing_float_and_bool_errors_mirror_pydantic() {
 }
 
 #[tokio::test]
+async fn every_invalid_query_field_is_reported_in_field_order() {
+    async fn handler(Query(_): Query<Required>) -> &'static str {
+        "ok"
+    }
+    let client = TestClient::new(Application::new().route("/", get(handler)));
+
+    let res = client.get("/?flag=maybe&ratio=x").send().await;
+
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        res.text(),
+        concat!(
+            r#"{"detail":["#,
+            r#"{"type":"missing","loc":["query","ms"],"msg":"Field required","input":null},"#,
+            r#"{"type":"float_parsing","loc":["query","ratio"],"msg":"Input should be a valid number, unable to parse string as a number","input":"x"},"#,
+            r#"{"type":"bool_parsing","loc":["query","flag"],"msg":"Input should be a valid boolean, unable to interpret input","input":"maybe"}"#,
+            r#"]}"#
+        )
+    );
+}
+
+#[tokio::test]
+async fn every_invalid_path_parameter_is_reported() {
+    async fn pair(Path((a, b)): Path<(u32, u32)>) -> String {
+        format!("{a} {b}")
+    }
+    let client = TestClient::new(Application::new().route("/p/{a}/{b}", get(pair)));
+
+    let res = client.get("/p/x/y").send().await;
+
+    let detail = res.json::<Value>()["detail"].clone();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(detail.as_array().map(Vec::len), Some(2));
+    assert_eq!(detail[0]["loc"], json!(["path", "a"]));
+    assert_eq!(detail[1]["loc"], json!(["path", "b"]));
+}
+
+#[tokio::test]
 async fn bad_uuid_is_uuid_parsing() {
     async fn by_id(Path(id): Path<uuid::Uuid>) -> String {
         id.to_string()

@@ -23,8 +23,7 @@ use asgi_framework::{
     Application, Body, Json, Path, Query, Request, Response, StaticFiles, StreamBody,
     ValidationError, WebSocket, WsError, blocking, get, post, ws,
 };
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 
 use crate::validate::at_most;
 
@@ -62,8 +61,17 @@ async fn hello() -> &'static str {
     "Hello, world!"
 }
 
-async fn hello_json() -> Json<Value> {
-    Json(json!({ "message": "Hello, world!" }))
+/// The body of `/json`: a typed struct, not a `serde_json::Value` tree
+/// (which allocates a map and its keys for every response).
+#[derive(Debug, Serialize)]
+struct Message {
+    message: &'static str,
+}
+
+async fn hello_json() -> Json<Message> {
+    Json(Message {
+        message: "Hello, world!",
+    })
 }
 
 /// Streams the body back chunk by chunk as it arrives: nothing is buffered,
@@ -88,8 +96,15 @@ struct ItemQuery {
     q: Option<String>,
 }
 
-async fn item(Path(id): Path<i64>, Query(query): Query<ItemQuery>) -> Json<Value> {
-    Json(json!({ "id": id, "q": query.q }))
+/// The body of `/items/{id}`: `q` is `null` when absent.
+#[derive(Debug, Serialize)]
+struct Item {
+    id: i64,
+    q: Option<String>,
+}
+
+async fn item(Path(id): Path<i64>, Query(query): Query<ItemQuery>) -> Json<Item> {
+    Json(Item { id, q: query.q })
 }
 
 /// The query of `/sleep` and `/block`.
@@ -98,19 +113,25 @@ struct Wait {
     ms: u64,
 }
 
+/// The body of `/sleep` and `/block`.
+#[derive(Debug, Serialize)]
+struct Slept {
+    slept_ms: u64,
+}
+
 /// Awaits a timer: the task is parked and the event loop serves others meanwhile.
-async fn sleep(Query(wait): Query<Wait>) -> Result<Json<Value>, ValidationError> {
+async fn sleep(Query(wait): Query<Wait>) -> Result<Json<Slept>, ValidationError> {
     let ms = at_most("ms", wait.ms, MAX_MS)?;
     tokio::time::sleep(Duration::from_millis(ms)).await;
-    Ok(Json(json!({ "slept_ms": ms })))
+    Ok(Json(Slept { slept_ms: ms }))
 }
 
 /// Blocks its thread, which is fine here: `blocking(block)` runs it on the
 /// blocking pool, never on the event loop.
-fn block(Query(wait): Query<Wait>) -> Result<Json<Value>, ValidationError> {
+fn block(Query(wait): Query<Wait>) -> Result<Json<Slept>, ValidationError> {
     let ms = at_most("ms", wait.ms, MAX_MS)?;
     std::thread::sleep(Duration::from_millis(ms));
-    Ok(Json(json!({ "slept_ms": ms })))
+    Ok(Json(Slept { slept_ms: ms }))
 }
 
 /// The query of `/stream`.

@@ -37,6 +37,11 @@ impl ParamError {
         }))
     }
 
+    /// The field the error is about, if known.
+    pub(super) fn key(&self) -> Option<&str> {
+        self.0.key.as_deref()
+    }
+
     pub(super) fn at(mut self, key: &str, input: &str) -> Self {
         self.0.key.get_or_insert_with(|| key.to_owned());
         self.0.input.get_or_insert_with(|| input.to_owned());
@@ -70,6 +75,43 @@ impl From<ParamError> for ValidationError {
         ValidationError::from(error.into_detail())
     }
 }
+
+/// Every invalid field of one extraction (at least one), in the order the
+/// target declares its fields; becomes a [`ValidationError`] with one
+/// [`ErrorDetail`] each.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct InvalidParams(Vec<ParamError>);
+
+impl InvalidParams {
+    pub(super) fn new(errors: Vec<ParamError>) -> Self {
+        Self(errors)
+    }
+
+    /// One detail per invalid field.
+    pub(crate) fn into_details(self) -> Vec<ErrorDetail> {
+        self.0.into_iter().map(ParamError::into_detail).collect()
+    }
+}
+
+impl From<InvalidParams> for ValidationError {
+    fn from(errors: InvalidParams) -> Self {
+        ValidationError::new(errors.into_details())
+    }
+}
+
+impl fmt::Display for InvalidParams {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, error) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            fmt::Display::fmt(error, f)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for InvalidParams {}
 
 impl fmt::Display for ParamError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

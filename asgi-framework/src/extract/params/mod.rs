@@ -4,17 +4,30 @@
 //! Values are strings, so each `deserialize_*` knows the type asked for and
 //! parses it: a failure names the field, the input and pydantic's type
 //! (`int_parsing`, `float_parsing`, `bool_parsing`, `missing`, ...).
+//!
+//! Every invalid field is reported, as FastAPI does, not only the first:
+//! after a failure, deserialization runs again with a neutral stand-in value
+//! (`0`, `""`, `false`, `None`, empty) for each field found invalid or
+//! missing so far, until no new field fails. Valid input never gets there.
 
 mod error;
+mod stand_in;
 
-pub(crate) use self::error::ParamError;
+pub(crate) use self::error::{InvalidParams, ParamError};
+
+use std::cell::Cell;
 
 use serde::de::{self, DeserializeOwned, DeserializeSeed, IntoDeserializer, Visitor};
+
+use self::stand_in::StandIn;
 
 /// Delegates a scalar request on the whole set to its single value.
 macro_rules! single_value {
     ($($method:ident)*) => {
         $(fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ParamError> {
+            if self.single_is_stand_in() {
+                return StandIn.$method(visitor);
+            }
             self.single()?.$method(visitor)
         })*
     };
@@ -40,7 +53,8 @@ impl<K: AsRef<str>, V: AsRef<str>> Pair for (K, V) {
     }
 }
 
-/// Deserializes `T` from `pairs`, reporting errors at `[location, name]`.
+/// Deserializes `T` from `pairs`, reporting every invalid field at
+/// `[location, name]`.
 ///
 /// Nothing here allocates on the way to a valid value: keys, values and the
 /// values of a repeated key are walked in place (this runs for every
@@ -48,20 +62,130 @@ impl<K: AsRef<str>, V: AsRef<str>> Pair for (K, V) {
 pub(crate) fn from_pairs<T: DeserializeOwned, P: Pair>(
     pairs: &[P],
     location: &'static str,
-) -> Result<T, ParamError> {
-    T::deserialize(Pairs { pairs, location }).map_err(|mut error| {
+) -> Result<T, InvalidParams> {
+    match T::deserialize(Pairs::new(pairs, location, NoStandIns)) {
+        Ok(value) => Ok(value),
+        Err(first) => Err(every_error::<T, P>(pairs, location, first)),
+    }
+}
+
+/// At most this many runs look for further invalid fields.
+const MAX_RUNS: usize = 64;
+
+/// The errors of `pairs` beyond `first`: runs again with a stand-in for
+/// each field that failed (or was missing), until a run adds no new field.
+#[cold]
+fn every_error<T: DeserializeOwned, P: Pair>(
+    pairs: &[P],
+    location: &'static str,
+    first: ParamError,
+) -> InvalidParams {
+    let mut stand_ins = StandIns::default();
+    let mut errors = vec![first];
+    for _ in 0..MAX_RUNS {
+        let Some(key) = errors.last().and_then(ParamError::key) else {
+            break;
+        };
+        stand_ins.keys.push(key.to_owned());
+        match T::deserialize(Pairs::new(pairs, location, &stand_ins)) {
+            Ok(_) => break,
+            // A field not failed before; an error without a field, or about
+            // a stand-in, comes from the stand-ins and ends the search.
+            Err(error) if error.key().is_some_and(|key| !stand_ins.has(key)) => {
+                errors.push(error);
+            }
+            Err(_) => break,
+        }
+    }
+    // pydantic reports in the order fields are declared.
+    let fields = stand_ins.fields.get();
+    errors.sort_by_key(|error| {
+        let key = error.key().unwrap_or_default();
+        fields
+            .iter()
+            .position(|field| *field == key)
+            .unwrap_or(fields.len())
+    });
+    for error in &mut errors {
         error.set_location(location);
-        error
-    })
+    }
+    InvalidParams::new(errors)
+}
+
+/// The fields given a stand-in value, and the fields of the target struct
+/// (recorded by the run, for the order of the errors).
+#[derive(Default)]
+struct StandIns {
+    keys: Vec<String>,
+    fields: Cell<&'static [&'static str]>,
+}
+
+impl StandIns {
+    fn has(&self, key: &str) -> bool {
+        self.keys.iter().any(|k| k == key)
+    }
+}
+
+/// Which fields get a stand-in value: none on the first run ([`NoStandIns`],
+/// whose checks compile away, so valid input pays nothing for the search),
+/// the fields found invalid so far on later runs.
+trait Substitutes<'a>: Copy {
+    /// Whether field `key` gets a stand-in value.
+    fn has(self, key: &str) -> bool;
+    /// Every field that gets one.
+    fn keys(self) -> &'a [String];
+    /// Records the target's fields, in declaration order.
+    fn record_fields(self, fields: &'static [&'static str]);
+}
+
+/// The first run: every field is read from the pairs.
+#[derive(Debug, Clone, Copy)]
+struct NoStandIns;
+
+impl<'a> Substitutes<'a> for NoStandIns {
+    fn has(self, _key: &str) -> bool {
+        false
+    }
+
+    fn keys(self) -> &'a [String] {
+        &[]
+    }
+
+    fn record_fields(self, _fields: &'static [&'static str]) {}
+}
+
+impl<'a> Substitutes<'a> for &'a StandIns {
+    fn has(self, key: &str) -> bool {
+        StandIns::has(self, key)
+    }
+
+    fn keys(self) -> &'a [String] {
+        &self.keys
+    }
+
+    fn record_fields(self, fields: &'static [&'static str]) {
+        self.fields.set(fields);
+    }
 }
 
 /// The whole set of pairs: a struct, map, tuple or single value.
-struct Pairs<'a, P> {
+struct Pairs<'a, P, S> {
     pairs: &'a [P],
     location: &'static str,
+    stand_ins: S,
 }
 
-impl<'de, P: Pair> de::Deserializer<'de> for Pairs<'_, P> {
+impl<'a, P, S> Pairs<'a, P, S> {
+    fn new(pairs: &'a [P], location: &'static str, stand_ins: S) -> Self {
+        Self {
+            pairs,
+            location,
+            stand_ins,
+        }
+    }
+}
+
+impl<'de, 'a, P: Pair, S: Substitutes<'a>> de::Deserializer<'de> for Pairs<'a, P, S> {
     type Error = ParamError;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ParamError> {
@@ -73,20 +197,23 @@ impl<'de, P: Pair> de::Deserializer<'de> for Pairs<'_, P> {
             pairs: self.pairs,
             position: 0,
             current: None,
+            stand_ins: self.stand_ins,
+            extra: 0,
         })
     }
 
     fn deserialize_struct<V: Visitor<'de>>(
         self,
         _name: &'static str,
-        _fields: &'static [&'static str],
+        fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, ParamError> {
+        self.stand_ins.record_fields(fields);
         self.deserialize_map(visitor)
     }
 
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ParamError> {
-        visitor.visit_seq(Items::All(self.pairs))
+        visitor.visit_seq(Items::All(self.pairs, self.stand_ins))
     }
 
     fn deserialize_tuple<V: Visitor<'de>>(
@@ -132,6 +259,9 @@ impl<'de, P: Pair> de::Deserializer<'de> for Pairs<'_, P> {
         variants: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, ParamError> {
+        if self.single_is_stand_in() {
+            return StandIn.deserialize_enum(name, variants, visitor);
+        }
         self.single()?.deserialize_enum(name, variants, visitor)
     }
 
@@ -156,7 +286,15 @@ impl<'de, P: Pair> de::Deserializer<'de> for Pairs<'_, P> {
 }
 
 /// Pairs with a single value: a lone path parameter deserializes as that value.
-impl<'a, P: Pair> Pairs<'a, P> {
+impl<'a, P: Pair, S: Substitutes<'a>> Pairs<'a, P, S> {
+    /// Whether the single value is a field that failed before.
+    fn single_is_stand_in(&self) -> bool {
+        match self.pairs {
+            [pair] => self.stand_ins.has(pair.key()),
+            _ => false,
+        }
+    }
+
     fn single(&self) -> Result<Field<'a, P>, ParamError> {
         match self.pairs {
             [pair] => Ok(Field {
@@ -173,14 +311,18 @@ impl<'a, P: Pair> Pairs<'a, P> {
 }
 
 /// The distinct keys of the pairs, in order of first appearance.
-struct Fields<'a, P> {
+struct Fields<'a, P, S> {
     pairs: &'a [P],
     /// The next pair to look at for a key not seen before.
     position: usize,
     current: Option<&'a str>,
+    stand_ins: S,
+    /// The next stand-in to look at once the pairs are done: a missing
+    /// field that failed before is given too.
+    extra: usize,
 }
 
-impl<'de, P: Pair> de::MapAccess<'de> for Fields<'_, P> {
+impl<'de, 'a, P: Pair, S: Substitutes<'a>> de::MapAccess<'de> for Fields<'a, P, S> {
     type Error = ParamError;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(
@@ -200,6 +342,15 @@ impl<'de, P: Pair> de::MapAccess<'de> for Fields<'_, P> {
             self.current = Some(key);
             return seed.deserialize(key.into_deserializer()).map(Some);
         }
+        let stand_ins = self.stand_ins.keys();
+        while let Some(key) = stand_ins.get(self.extra) {
+            self.extra += 1;
+            if pairs.iter().any(|p| p.key() == key) {
+                continue;
+            }
+            self.current = Some(key);
+            return seed.deserialize(key.as_str().into_deserializer()).map(Some);
+        }
         Ok(None)
     }
 
@@ -208,6 +359,9 @@ impl<'de, P: Pair> de::MapAccess<'de> for Fields<'_, P> {
         seed: V,
     ) -> Result<V::Value, ParamError> {
         let key = self.current.take().unwrap_or_default();
+        if self.stand_ins.has(key) {
+            return seed.deserialize(StandIn);
+        }
         seed.deserialize(Field {
             key,
             values: Values::Matching(self.pairs),
@@ -216,16 +370,16 @@ impl<'de, P: Pair> de::MapAccess<'de> for Fields<'_, P> {
 }
 
 /// The elements of a sequence: every pair, or the values of one key.
-enum Items<'a, P> {
+enum Items<'a, P, S> {
     /// Every pair, each an element (a tuple of path parameters).
-    All(&'a [P]),
+    All(&'a [P], S),
     /// The pairs whose key is `.1` (a repeated query key).
     Matching(&'a [P], &'a str),
     /// A single value (not yet taken).
     One(Option<(&'a str, &'a str)>),
 }
 
-impl<'de, P: Pair> de::SeqAccess<'de> for Items<'_, P> {
+impl<'de, 'a, P: Pair, S: Substitutes<'a>> de::SeqAccess<'de> for Items<'a, P, S> {
     type Error = ParamError;
 
     fn next_element_seed<T: DeserializeSeed<'de>>(
@@ -233,10 +387,16 @@ impl<'de, P: Pair> de::SeqAccess<'de> for Items<'_, P> {
         seed: T,
     ) -> Result<Option<T::Value>, ParamError> {
         let next = match self {
-            Items::All(pairs) => pairs.split_first().map(|(pair, rest)| {
+            Items::All(pairs, stand_ins) => {
+                let Some((pair, rest)) = pairs.split_first() else {
+                    return Ok(None);
+                };
                 *pairs = rest;
-                (pair.key(), pair.value())
-            }),
+                if stand_ins.has(pair.key()) {
+                    return seed.deserialize(StandIn).map(Some);
+                }
+                Some((pair.key(), pair.value()))
+            }
             Items::Matching(pairs, key) => {
                 let key = *key;
                 let found = pairs.iter().position(|p| p.key() == key);
@@ -353,7 +513,8 @@ impl<'de, P: Pair> de::Deserializer<'de> for Field<'_, P> {
     }
 
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ParamError> {
-        let items = match self.values {
+        // A field's own values: stand-ins are decided for the field as a whole.
+        let items: Items<'_, P, NoStandIns> = match self.values {
             Values::One(value) => Items::One(Some((self.key, value))),
             Values::Matching(pairs) => Items::Matching(pairs, self.key),
         };
@@ -451,7 +612,8 @@ mod tests {
         for (input, kind, field, value) in cases {
             let error = from_pairs::<Query, _>(&pairs(input), "query")
                 .unwrap_err()
-                .into_detail();
+                .into_details()
+                .remove(0);
 
             assert_eq!(error.kind, kind);
             assert_eq!(
@@ -468,7 +630,8 @@ mod tests {
         let both: (String, f64) = from_pairs(&pairs(&[("a", "x"), ("b", "2.5")]), "path").unwrap();
         let error = from_pairs::<(String, f64), _>(&pairs(&[("a", "x"), ("b", "y")]), "path")
             .unwrap_err()
-            .into_detail();
+            .into_details()
+            .remove(0);
 
         assert_eq!(id, 5);
         assert_eq!(both, ("x".to_owned(), 2.5));
@@ -476,11 +639,69 @@ mod tests {
         assert_eq!(error.loc, vec![LocItem::from("path"), LocItem::from("b")]);
     }
 
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Filter {
+        a: u32,
+        b: bool,
+        c: String,
+        d: Option<f64>,
+    }
+
+    #[test]
+    fn every_invalid_or_missing_field_is_reported_in_declaration_order() {
+        let errors = from_pairs::<Filter, _>(&pairs(&[("d", "x"), ("b", "maybe")]), "query")
+            .unwrap_err()
+            .into_details();
+
+        let found: Vec<(&str, &LocItem)> = errors.iter().map(|e| (&*e.kind, &e.loc[1])).collect();
+        assert_eq!(
+            found,
+            [
+                ("missing", &LocItem::from("a")),
+                ("bool_parsing", &LocItem::from("b")),
+                ("missing", &LocItem::from("c")),
+                ("float_parsing", &LocItem::from("d")),
+            ]
+        );
+        assert!(errors.iter().all(|e| e.loc[0] == LocItem::from("query")));
+        assert_eq!(errors[1].input, Value::String("maybe".into()));
+        assert_eq!(errors[0].input, Value::Null);
+    }
+
+    #[test]
+    fn every_invalid_path_parameter_of_a_tuple_is_reported() {
+        let errors = from_pairs::<(u32, f64), _>(&pairs(&[("a", "x"), ("b", "y")]), "path")
+            .unwrap_err()
+            .into_details();
+
+        let found: Vec<(&str, &LocItem)> = errors.iter().map(|e| (&*e.kind, &e.loc[1])).collect();
+        assert_eq!(
+            found,
+            [
+                ("int_parsing", &LocItem::from("a")),
+                ("float_parsing", &LocItem::from("b")),
+            ]
+        );
+    }
+
+    #[test]
+    fn one_invalid_field_is_one_error() {
+        let errors =
+            from_pairs::<Filter, _>(&pairs(&[("a", "-1"), ("b", "yes"), ("c", "x")]), "query")
+                .unwrap_err()
+                .into_details();
+
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].kind, "int_parsing");
+    }
+
     #[test]
     fn uuid_errors_use_pydantic_wording() {
         let error = from_pairs::<uuid::Uuid, _>(&pairs(&[("id", "nope")]), "path")
             .unwrap_err()
-            .into_detail();
+            .into_details()
+            .remove(0);
 
         assert_eq!(error.kind, "uuid_parsing", "{}", error.msg);
         assert!(
