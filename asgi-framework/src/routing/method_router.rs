@@ -102,7 +102,7 @@ impl MethodRouter {
         self
     }
 
-    /// Names the route, for [`Request::url_for`].
+    /// Names the route, for [`Request::url_for`](crate::Request::url_for).
     #[must_use]
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
