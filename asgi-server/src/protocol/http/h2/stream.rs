@@ -3,14 +3,15 @@
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
+use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 
 use asgi_core::protocol::HttpResponseState;
 use asgi_core::{
-    Headers, HttpReceive, HttpSend, HttpVersion, ProtocolError, ReceiveError, ReceiveEvent,
-    ReceiveHandle, Receiver, Scope, SendError, SendEvent, SendHandle, Sender,
+    Headers, HttpReceive, HttpScope, HttpSend, HttpVersion, ProtocolError, ReceiveError,
+    ReceiveEvent, ReceiveHandle, Receiver, Scope, SendError, SendEvent, SendHandle, Sender,
 };
 use bytes::Bytes;
 use futures_util::FutureExt;
@@ -23,61 +24,111 @@ use crate::protocol::http::service;
 use crate::protocol::{ConnInfo, ServiceContext};
 use crate::stall;
 
-/// Serves one stream: runs the app on its scope and ends the stream.
-pub(super) async fn serve(
+/// Starts one stream: answers it at once if a limit turns it away, else
+/// builds its scope and returns the future that runs the app on it and ends
+/// the stream (for the caller to spawn).
+///
+/// The work that needs the request is done here, so that the future holds
+/// only a few handles: spawning moves it, and a small future is cheap to move.
+pub(super) fn start(
     request: http::Request<RecvStream>,
     mut respond: SendResponse<Bytes>,
-    info: Arc<ConnInfo>,
-    ctx: Arc<ServiceContext>,
-) {
+    info: &ConnInfo,
+    ctx: &Arc<ServiceContext>,
+) -> Option<impl Future<Output = ()> + Send + 'static> {
     let (parts, body) = request.into_parts();
-    let access = service::access_log_enabled(&ctx).then(|| {
+    let access = service::access_log_enabled(ctx).then(|| {
         let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-        (
-            parts.method.clone(),
-            Bytes::copy_from_slice(target.as_bytes()),
-        )
+        Box::new(AccessLine {
+            method: parts.method.clone(),
+            target: Bytes::copy_from_slice(target.as_bytes()),
+        })
     });
-    let log = |client, status| {
-        if let Some((method, target)) = &access {
-            service::log_access(client, method, target, HttpVersion::Http2, status);
-        }
-    };
-    if service::over_concurrency_limit(&ctx) {
+    if service::over_concurrency_limit(ctx) {
         tracing::warn!("exceeded concurrency limit");
-        send_error(&mut respond, StatusCode::SERVICE_UNAVAILABLE, &ctx);
-        return log(info.client, StatusCode::SERVICE_UNAVAILABLE);
+        send_error(&mut respond, StatusCode::SERVICE_UNAVAILABLE, ctx);
+        log_access(
+            access.as_deref(),
+            info.client,
+            StatusCode::SERVICE_UNAVAILABLE,
+        );
+        return None;
     }
     if let Some(limit) = ctx.config.limit_request_body
         && declared_length(&parts.headers).is_some_and(|n| n > limit)
     {
-        send_error(&mut respond, StatusCode::PAYLOAD_TOO_LARGE, &ctx);
-        return log(info.client, StatusCode::PAYLOAD_TOO_LARGE);
+        send_error(&mut respond, StatusCode::PAYLOAD_TOO_LARGE, ctx);
+        log_access(
+            access.as_deref(),
+            info.client,
+            StatusCode::PAYLOAD_TOO_LARGE,
+        );
+        return None;
     }
-    service::count_request(&ctx);
+    service::count_request(ctx);
 
-    let scope = head::http_scope(&parts, &info, &ctx);
+    let scope = head::http_scope(&parts, info, ctx);
     let stall_label = stall::label(&scope.method, &scope.target.raw_path);
     // The access log names the client as the app saw it (after proxy headers).
     let client = scope.client;
+    let mut state = State::new(body, respond, &scope, &parts, ctx);
+    drop(parts);
+    // Parked in the shared state, not in the task's future: the future is
+    // moved a few times on its way into the task, and a small one is cheap
+    // to move (and to allocate, below the allocator's cached sizes).
+    state.scope = Some(scope);
     let shared = Arc::new(Stream {
-        state: Mutex::new(State::new(body, respond, &scope, &parts, &ctx)),
+        state: Mutex::new(state),
         ctx: ctx.clone(),
     });
-    let outcome = {
-        let _in_flight = service::count_in_flight(&ctx);
-        let receiver = Receiver::new(shared.clone());
-        let sender = Sender::new(shared.clone());
-        let call = AssertUnwindSafe(ctx.app.call(Scope::Http(scope), receiver, sender));
-        stall::track(stall_label, call.catch_unwind()).await
-    };
-    if matches!(outcome, Ok(Ok(()))) {
-        // A body the app queued without waiting for it (a send future it
-        // dropped, say) still goes out; a failed response is reset instead.
-        let _ = poll_fn(|cx| shared.lock().poll_flush(cx)).await;
-    }
-    if let Some(status) = shared.lock().finish(&outcome, &ctx) {
-        log(client, status);
+    let ctx = ctx.clone();
+    Some(async move {
+        let outcome = {
+            let _in_flight = service::count_in_flight(&ctx);
+            let scope = shared
+                .lock()
+                .scope
+                .take()
+                .expect("the scope is parked once, taken once");
+            let receiver = Receiver::new(shared.clone());
+            let sender = Sender::new(shared.clone());
+            // The app's future is made here, in the task that polls and
+            // drops it: with many streams accepted at once, making them all
+            // up front would allocate them all before the first is freed.
+            let call = AssertUnwindSafe(|| ctx.app.call(Scope::Http(scope), receiver, sender));
+            match std::panic::catch_unwind(call) {
+                Ok(call) => stall::track(stall_label, AssertUnwindSafe(call).catch_unwind()).await,
+                Err(panic) => Err(panic),
+            }
+        };
+        if matches!(outcome, Ok(Ok(()))) {
+            // A body the app queued without waiting for it (a send future it
+            // dropped, say) still goes out; a failed response is reset instead.
+            let _ = poll_fn(|cx| shared.lock().poll_flush(cx)).await;
+        }
+        if let Some(status) = shared.lock().finish(&outcome, &ctx) {
+            log_access(access.as_deref(), client, status);
+        }
+    })
+}
+
+/// What the access line of a stream needs from its request (boxed: only
+/// kept when the line is wanted, and then off the task's own future).
+struct AccessLine {
+    method: Method,
+    target: Bytes,
+}
+
+/// Logs the access line of a stream, if one is wanted.
+fn log_access(access: Option<&AccessLine>, client: Option<SocketAddr>, status: StatusCode) {
+    if let Some(line) = access {
+        service::log_access(
+            client,
+            &line.method,
+            &line.target,
+            HttpVersion::Http2,
+            status,
+        );
     }
 }
 
@@ -98,6 +149,43 @@ fn send_error(respond: &mut SendResponse<Bytes>, status: StatusCode, ctx: &Servi
     if let Ok(mut stream) = respond.send_response(response, false) {
         // Small enough to go out without waiting for capacity: h2 queues it.
         let _ = stream.send_data(Bytes::from_static(reason.as_bytes()), true);
+    }
+}
+
+/// Body chunks waiting for send capacity, oldest first.
+///
+/// Mostly one at a time (`send` waits for its chunk to go out), so the
+/// first is kept inline: a response needs no queue allocation.
+#[derive(Default)]
+struct BodyQueue {
+    first: Option<Bytes>,
+    rest: VecDeque<Bytes>,
+}
+
+impl BodyQueue {
+    fn push_back(&mut self, chunk: Bytes) {
+        if self.first.is_none() {
+            self.first = Some(chunk);
+        } else {
+            self.rest.push_back(chunk);
+        }
+    }
+
+    fn front_mut(&mut self) -> Option<&mut Bytes> {
+        self.first.as_mut()
+    }
+
+    fn pop_front(&mut self) {
+        self.first = self.rest.pop_front();
+    }
+
+    fn is_empty(&self) -> bool {
+        self.first.is_none()
+    }
+
+    fn clear(&mut self) {
+        self.first = None;
+        self.rest.clear();
     }
 }
 
@@ -125,6 +213,8 @@ enum Respond {
 }
 
 struct State {
+    /// The stream's scope, from [`start`] until the task hands it to the app.
+    scope: Option<HttpScope>,
     recv: RecvStream,
     /// The whole request body has been handed to the app.
     body_done: bool,
@@ -143,7 +233,7 @@ struct State {
     no_body: bool,
     is_head: bool,
     /// Body bytes waiting for send capacity.
-    queue: VecDeque<Bytes>,
+    queue: BodyQueue,
     /// The last body message was queued.
     body_ended: bool,
     /// Start announced trailers.
@@ -161,7 +251,7 @@ impl State {
     fn new(
         recv: RecvStream,
         respond: SendResponse<Bytes>,
-        scope: &asgi_core::HttpScope,
+        scope: &HttpScope,
         parts: &http::request::Parts,
         ctx: &ServiceContext,
     ) -> Self {
@@ -171,6 +261,7 @@ impl State {
                 .get(http::header::EXPECT)
                 .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
         Self {
+            scope: None,
             recv,
             body_done: false,
             body_received: 0,
@@ -183,7 +274,7 @@ impl State {
             no_body: false,
             is_head: parts.method == Method::HEAD,
             expect_continue,
-            queue: VecDeque::new(),
+            queue: BodyQueue::default(),
             body_ended: false,
             trailers_expected: false,
             trailers: HeaderMap::new(),
