@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 
 use asgi_core::{Headers, HttpScope, HttpVersion};
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http::header::{self, HeaderName, HeaderValue};
 use http::{HeaderMap, Response, StatusCode};
 
@@ -21,19 +21,22 @@ pub(super) fn http_scope(
     info: &ConnInfo,
     ctx: &ServiceContext,
 ) -> HttpScope {
-    let target = parts
-        .uri
-        .path_and_query()
-        .map_or("/", |p| p.as_str())
-        .to_owned();
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let authority = parts.uri.authority().map_or("", |a| a.as_str());
+    // One buffer for both: the target and the `host` value are views of it
+    // (as is any later clone of either), where a copy each would allocate twice.
+    let mut both = BytesMut::with_capacity(authority.len() + path.len());
+    both.extend_from_slice(authority.as_bytes());
+    both.extend_from_slice(path.as_bytes());
+    let mut authority = both.freeze();
+    let target = authority.split_off(authority.len() - path.len());
     let mut scope = HttpScope::new(parts.method.clone(), target);
     scope.http_version = HttpVersion::Http2;
     scope.scheme = info.scheme;
     let mut headers = Headers::with_capacity(parts.headers.len() + 1);
-    let authority = parts
-        .uri
-        .authority()
-        .and_then(|a| HeaderValue::from_str(a.as_str()).ok());
+    let authority = (!authority.is_empty())
+        .then(|| HeaderValue::from_maybe_shared(authority).ok())
+        .flatten();
     let has_authority = authority.is_some();
     if let Some(authority) = authority {
         headers.push(header::HOST, authority);

@@ -71,16 +71,14 @@ pub(super) fn start(
     let stall_label = stall::label(&scope.method, &scope.target.raw_path);
     // The access log names the client as the app saw it (after proxy headers).
     let client = scope.client;
-    let mut state = State::new(body, respond, &scope, &parts, ctx);
-    drop(parts);
-    // Parked in the shared state, not in the task's future: the future is
-    // moved a few times on its way into the task, and a small one is cheap
-    // to move (and to allocate, below the allocator's cached sizes).
-    state.scope = Some(scope);
+    // The scope is parked in the shared state, not kept in the task's
+    // future: the future is moved a few times on its way into the task, and
+    // a small one is cheap to move.
     let shared = Arc::new(Stream {
-        state: Mutex::new(state),
+        state: Mutex::new(State::new(body, respond, scope, &parts, ctx)),
         ctx: ctx.clone(),
     });
+    drop(parts);
     let ctx = ctx.clone();
     Some(async move {
         let outcome = {
@@ -251,7 +249,7 @@ impl State {
     fn new(
         recv: RecvStream,
         respond: SendResponse<Bytes>,
-        scope: &HttpScope,
+        scope: HttpScope,
         parts: &http::request::Parts,
         ctx: &ServiceContext,
     ) -> Self {
@@ -261,14 +259,14 @@ impl State {
                 .get(http::header::EXPECT)
                 .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
         Self {
-            scope: None,
+            response: HttpResponseState::new(&scope.extensions),
+            scope: Some(scope),
             recv,
             body_done: false,
             body_received: 0,
             body_limit: ctx.config.limit_request_body,
             body_error: None,
             respond: Respond::Waiting(respond),
-            response: HttpResponseState::new(&scope.extensions),
             held: None,
             status: None,
             no_body: false,
