@@ -121,10 +121,7 @@ pub(crate) async fn serve<I>(
             }
             accepted = conn.accept() => match accepted {
                 Some(Ok((request, respond))) => {
-                    // The scope is built here, so that the task holds only
-                    // what the app's run needs (a small future to move).
-                    if let Some(run) = stream::start(request, respond, &info, &ctx) {
-                        streams.spawn(run);
+                    if stream::start(request, respond, &info, &ctx, &streams) {
                         busy = true;
                     }
                 }

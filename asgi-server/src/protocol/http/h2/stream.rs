@@ -20,22 +20,24 @@ use h2::{Reason, RecvStream, SendStream};
 use http::{HeaderMap, Method, StatusCode};
 
 use super::head;
+use super::tasks::StreamTasks;
 use crate::protocol::http::service;
 use crate::protocol::{ConnInfo, ServiceContext};
 use crate::stall;
 
 /// Starts one stream: answers it at once if a limit turns it away, else
-/// builds its scope and returns the future that runs the app on it and ends
-/// the stream (for the caller to spawn).
+/// builds its scope and spawns the task that runs the app on it and ends
+/// the stream. Returns whether it spawned one.
 ///
-/// The work that needs the request is done here, so that the future holds
-/// only a few handles: spawning moves it, and a small future is cheap to move.
+/// The work that needs the request is done here, so that the task holds
+/// only a few handles: spawning moves it, and a small task is cheap to move.
 pub(super) fn start(
     request: http::Request<RecvStream>,
     mut respond: SendResponse<Bytes>,
     info: &ConnInfo,
     ctx: &Arc<ServiceContext>,
-) -> Option<impl Future<Output = ()> + Send + 'static> {
+    tasks: &StreamTasks,
+) -> bool {
     let (parts, body) = request.into_parts();
     let access = service::access_log_enabled(ctx).then(|| {
         let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
@@ -52,7 +54,7 @@ pub(super) fn start(
             info.client,
             StatusCode::SERVICE_UNAVAILABLE,
         );
-        return None;
+        return false;
     }
     if let Some(limit) = ctx.config.limit_request_body
         && declared_length(&parts.headers).is_some_and(|n| n > limit)
@@ -63,7 +65,7 @@ pub(super) fn start(
             info.client,
             StatusCode::PAYLOAD_TOO_LARGE,
         );
-        return None;
+        return false;
     }
     service::count_request(ctx);
 
@@ -80,7 +82,7 @@ pub(super) fn start(
     });
     drop(parts);
     let ctx = ctx.clone();
-    Some(async move {
+    tasks.spawn(move || async move {
         let outcome = {
             let _in_flight = service::count_in_flight(&ctx);
             let scope = shared
@@ -107,7 +109,8 @@ pub(super) fn start(
         if let Some(status) = shared.lock().finish(&outcome, &ctx) {
             log_access(access.as_deref(), client, status);
         }
-    })
+    });
+    true
 }
 
 /// What the access line of a stream needs from its request (boxed: only

@@ -62,8 +62,16 @@ impl StreamTasks {
         }
     }
 
-    /// Spawns `stream` (one stream's whole run) as its own task.
-    pub(super) fn spawn(&self, stream: impl Future<Output = ()> + Send + 'static) {
+    /// Spawns one stream's whole run as its own task: the future `make`
+    /// returns, made in the task.
+    ///
+    /// Made there, not passed in: a future moved into the task's own would
+    /// take its room twice there (as captured, and as pinned for polling),
+    /// and the task is moved and allocated whole.
+    pub(super) fn spawn<F>(&self, make: impl FnOnce() -> F + Send + 'static)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
         self.shared.running.fetch_add(1, Ordering::Relaxed);
         let mut member = Member {
             shared: self.shared.clone(),
@@ -72,7 +80,7 @@ impl StreamTasks {
         // Detached: the set reaches the task through `shared`, not a handle.
         drop(tokio::spawn(async move {
             // The app's own panics are caught around it; this catches ours.
-            let mut stream = pin!(AssertUnwindSafe(stream).catch_unwind());
+            let mut stream = pin!(AssertUnwindSafe(make()).catch_unwind());
             if let Some(Err(panic)) = poll_fn(|cx| member.poll(stream.as_mut(), cx)).await {
                 let message = panic
                     .downcast_ref::<&str>()
