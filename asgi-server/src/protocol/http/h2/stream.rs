@@ -39,45 +39,40 @@ pub(super) fn start(
     tasks: &StreamTasks,
 ) -> bool {
     let (parts, body) = request.into_parts();
-    let access = service::access_log_enabled(ctx).then(|| {
+    let mut access = service::access_log_enabled(ctx).then(|| {
         let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
         Box::new(AccessLine {
             method: parts.method.clone(),
             target: Bytes::copy_from_slice(target.as_bytes()),
+            client: info.client,
         })
     });
     if service::over_concurrency_limit(ctx) {
         tracing::warn!("exceeded concurrency limit");
         send_error(&mut respond, StatusCode::SERVICE_UNAVAILABLE, ctx);
-        log_access(
-            access.as_deref(),
-            info.client,
-            StatusCode::SERVICE_UNAVAILABLE,
-        );
+        log_access(access.as_deref(), StatusCode::SERVICE_UNAVAILABLE);
         return false;
     }
     if let Some(limit) = ctx.config.limit_request_body
         && declared_length(&parts.headers).is_some_and(|n| n > limit)
     {
         send_error(&mut respond, StatusCode::PAYLOAD_TOO_LARGE, ctx);
-        log_access(
-            access.as_deref(),
-            info.client,
-            StatusCode::PAYLOAD_TOO_LARGE,
-        );
+        log_access(access.as_deref(), StatusCode::PAYLOAD_TOO_LARGE);
         return false;
     }
     service::count_request(ctx);
 
     let scope = head::http_scope(&parts, info, ctx);
+    if let Some(line) = &mut access {
+        // The access log names the client as the app saw it (after proxy headers).
+        line.client = scope.client;
+    }
     let stall_label = stall::label(&scope.method, &scope.target.raw_path);
-    // The access log names the client as the app saw it (after proxy headers).
-    let client = scope.client;
-    // The scope is parked in the shared state, not kept in the task's
-    // future: the future is moved a few times on its way into the task, and
-    // a small one is cheap to move.
+    // The scope and label are parked in the shared state, not kept in the
+    // task's future: the task is moved a few times on its way in, and a
+    // small one is cheap to move.
     let shared = Arc::new(Stream {
-        state: Mutex::new(State::new(body, respond, scope, &parts, ctx)),
+        state: Mutex::new(State::new(body, respond, (scope, stall_label), &parts, ctx)),
         ctx: ctx.clone(),
     });
     drop(parts);
@@ -85,9 +80,9 @@ pub(super) fn start(
     tasks.spawn(move || async move {
         let outcome = {
             let _in_flight = service::count_in_flight(&ctx);
-            let scope = shared
+            let (scope, stall_label) = shared
                 .lock()
-                .scope
+                .parked
                 .take()
                 .expect("the scope is parked once, taken once");
             let receiver = Receiver::new(shared.clone());
@@ -107,7 +102,7 @@ pub(super) fn start(
             let _ = poll_fn(|cx| shared.lock().poll_flush(cx)).await;
         }
         if let Some(status) = shared.lock().finish(&outcome, &ctx) {
-            log_access(access.as_deref(), client, status);
+            log_access(access.as_deref(), status);
         }
     });
     true
@@ -118,13 +113,14 @@ pub(super) fn start(
 struct AccessLine {
     method: Method,
     target: Bytes,
+    client: Option<SocketAddr>,
 }
 
 /// Logs the access line of a stream, if one is wanted.
-fn log_access(access: Option<&AccessLine>, client: Option<SocketAddr>, status: StatusCode) {
+fn log_access(access: Option<&AccessLine>, status: StatusCode) {
     if let Some(line) = access {
         service::log_access(
-            client,
+            line.client,
             &line.method,
             &line.target,
             HttpVersion::Http2,
@@ -214,8 +210,9 @@ enum Respond {
 }
 
 struct State {
-    /// The stream's scope, from [`start`] until the task hands it to the app.
-    scope: Option<HttpScope>,
+    /// The stream's scope and stall label, from [`start`] until the task
+    /// hands them to the app and the stall detector.
+    parked: Option<(HttpScope, Option<stall::Label>)>,
     recv: RecvStream,
     /// The whole request body has been handed to the app.
     body_done: bool,
@@ -252,7 +249,7 @@ impl State {
     fn new(
         recv: RecvStream,
         respond: SendResponse<Bytes>,
-        scope: HttpScope,
+        parked: (HttpScope, Option<stall::Label>),
         parts: &http::request::Parts,
         ctx: &ServiceContext,
     ) -> Self {
@@ -262,8 +259,8 @@ impl State {
                 .get(http::header::EXPECT)
                 .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
         Self {
-            response: HttpResponseState::new(&scope.extensions),
-            scope: Some(scope),
+            response: HttpResponseState::new(&parked.0.extensions),
+            parked: Some(parked),
             recv,
             body_done: false,
             body_received: 0,
