@@ -1059,3 +1059,47 @@ async fn app_waiting_after_the_body_sees_disconnect_when_the_client_leaves() {
     assert_eq!(kind, Some("http.disconnect"));
     server.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn app_that_ignores_the_disconnect_is_cancelled_after_the_grace() {
+    /// Reports when the app's future is dropped.
+    struct Dropped(mpsc::UnboundedSender<()>);
+    impl Drop for Dropped {
+        fn drop(&mut self) {
+            let _ = self.0.send(());
+        }
+    }
+    let (dropped, mut cancelled) = mpsc::unbounded_channel::<()>();
+    let app = app_fn(move |_scope, _receive, send| {
+        let guard = Dropped(dropped.clone());
+        async move {
+            let _guard = guard;
+            send.send(HttpSend::start(StatusCode::OK, text_headers()))
+                .await?;
+            send.send(HttpSend::chunk("streaming")).await?;
+            // Never looks at `receive` again, and never ends on its own.
+            std::future::pending::<()>().await;
+            Ok(())
+        }
+    });
+    let server = support::serve(app).await;
+    let tcp = TcpStream::connect(server.addr).await.unwrap();
+    let (client, conn) = ::h2::client::handshake(tcp).await.unwrap();
+    let driver = tokio::spawn(conn);
+    let mut ready = client.ready().await.unwrap();
+
+    let (response, _) = ready.send_request(request(Method::GET, "/"), true).unwrap();
+    let res = tokio::time::timeout(LIMIT, response)
+        .await
+        .expect("head in time")
+        .unwrap();
+    driver.abort();
+    // The server gives apps of a closed connection 5 s to finish.
+    let dropped = tokio::time::timeout(Duration::from_secs(5) + LIMIT, cancelled.recv())
+        .await
+        .expect("app cancelled after the grace");
+
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(dropped, Some(()));
+    server.stop().await.unwrap();
+}

@@ -1,9 +1,12 @@
 //! The HTTP/2 side of a request and a response head: scope fields from the
 //! request's pseudo-headers, and response fields without HTTP/1.1's.
 
+use std::cell::RefCell;
+
 use asgi_core::{Headers, HttpScope, HttpVersion};
+use bytes::{Bytes, BytesMut};
 use http::header::{self, HeaderName, HeaderValue};
-use http::{Response, StatusCode};
+use http::{HeaderMap, Response, StatusCode};
 
 use crate::protocol::http::{date, proxy, service};
 use crate::protocol::{ConnInfo, ServiceContext};
@@ -18,19 +21,22 @@ pub(super) fn http_scope(
     info: &ConnInfo,
     ctx: &ServiceContext,
 ) -> HttpScope {
-    let target = parts
-        .uri
-        .path_and_query()
-        .map_or("/", |p| p.as_str())
-        .to_owned();
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let authority = parts.uri.authority().map_or("", |a| a.as_str());
+    // One buffer for both: the target and the `host` value are views of it
+    // (as is any later clone of either), where a copy each would allocate twice.
+    let mut both = BytesMut::with_capacity(authority.len() + path.len());
+    both.extend_from_slice(authority.as_bytes());
+    both.extend_from_slice(path.as_bytes());
+    let mut authority = both.freeze();
+    let target = authority.split_off(authority.len() - path.len());
     let mut scope = HttpScope::new(parts.method.clone(), target);
     scope.http_version = HttpVersion::Http2;
     scope.scheme = info.scheme;
     let mut headers = Headers::with_capacity(parts.headers.len() + 1);
-    let authority = parts
-        .uri
-        .authority()
-        .and_then(|a| HeaderValue::from_str(a.as_str()).ok());
+    let authority = (!authority.is_empty())
+        .then(|| HeaderValue::from_maybe_shared(authority).ok())
+        .flatten();
     let has_authority = authority.is_some();
     if let Some(authority) = authority {
         headers.push(header::HOST, authority);
@@ -83,11 +89,14 @@ pub(super) fn response(
     body_len: Option<u64>,
     ctx: &ServiceContext,
 ) -> Response<()> {
-    let mut response = Response::new(());
-    *response.status_mut() = status;
-    let map = response.headers_mut();
+    let headers = headers.into_vec();
+    // Room for the app's fields and the server's (`content-length`, `date`,
+    // `server`): one allocation, no regrowth.
+    let mut map = HeaderMap::with_capacity(headers.len() + 3);
     let mut has_len = false;
-    for (name, value) in headers.into_vec() {
+    let mut has_date = false;
+    let mut has_server = false;
+    for (name, value) in headers {
         if is_connection_specific(&name) {
             continue;
         }
@@ -96,6 +105,10 @@ pub(super) fn response(
                 continue;
             }
             has_len = true;
+        } else if name == header::DATE {
+            has_date = true;
+        } else if name == header::SERVER {
+            has_server = true;
         }
         map.append(name, value);
     }
@@ -105,7 +118,10 @@ pub(super) fn response(
     {
         map.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     }
-    add_server_fields(map, ctx);
+    add_server_fields(&mut map, has_date, has_server, ctx);
+    let mut response = Response::new(());
+    *response.status_mut() = status;
+    *response.headers_mut() = map;
     response
 }
 
@@ -123,21 +139,52 @@ pub(super) fn error_response(
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     map.insert(header::CONTENT_LENGTH, HeaderValue::from(reason.len()));
-    add_server_fields(map, ctx);
+    add_server_fields(map, false, false, ctx);
     (response, reason)
 }
 
-fn add_server_fields(map: &mut http::HeaderMap, ctx: &ServiceContext) {
+/// Adds `date` (unless the app sent one), then `server` and the other
+/// `--header` fields.
+fn add_server_fields(
+    map: &mut HeaderMap,
+    app_has_date: bool,
+    app_has_server: bool,
+    ctx: &ServiceContext,
+) {
     if ctx.config.date_header
-        && !map.contains_key(header::DATE)
-        && let Ok(value) = date::with_date(HeaderValue::from_bytes)
+        && !app_has_date
+        && let Some(value) = date_value()
     {
-        map.insert(header::DATE, value);
+        map.append(header::DATE, value);
     }
-    let app_has_server = map.contains_key(header::SERVER);
     for (name, value) in service::extra_headers(ctx, app_has_server) {
         map.append(name, value);
     }
+}
+
+thread_local! {
+    /// The last `date` value made on this thread: a clone shares its bytes,
+    /// where a new value would allocate and copy them per response.
+    static DATE: RefCell<Option<HeaderValue>> = const { RefCell::new(None) };
+}
+
+/// The current date as a field value (made anew once a second per thread).
+fn date_value() -> Option<HeaderValue> {
+    date::with_date(|now| {
+        DATE.try_with(|cached| {
+            let mut cached = cached.borrow_mut();
+            match &*cached {
+                Some(value) if value.as_bytes() == now => Some(value.clone()),
+                _ => {
+                    let value = HeaderValue::from_maybe_shared(Bytes::copy_from_slice(now)).ok()?;
+                    *cached = Some(value.clone());
+                    Some(value)
+                }
+            }
+        })
+        .ok()
+        .flatten()
+    })
 }
 
 /// Fields that only mean something to one HTTP/1.1 connection.
@@ -151,7 +198,7 @@ fn is_connection_specific(name: &HeaderName) -> bool {
 }
 
 /// The trailer fields of `headers`, for `http.response.trailers`.
-pub(super) fn trailers(map: &mut http::HeaderMap, headers: Headers) {
+pub(super) fn trailers(map: &mut HeaderMap, headers: Headers) {
     for (name, value) in headers.into_vec() {
         if !is_connection_specific(&name) {
             map.append(name, value);

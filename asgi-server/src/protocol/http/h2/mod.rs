@@ -3,18 +3,19 @@
 
 mod head;
 mod stream;
+mod tasks;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::protocol::http::service;
 use crate::protocol::{ConnInfo, ServiceContext};
 use crate::shutdown::Shutdown;
+use tasks::StreamTasks;
 
 /// The receive window of each stream: how much request body the client may
 /// send ahead of the app (released as the app receives it).
@@ -83,26 +84,30 @@ pub(crate) async fn serve<I>(
     };
 
     let info = Arc::new(info);
-    let mut streams = JoinSet::new();
+    let streams = StreamTasks::new();
+    // Streams were spawned since the set was last seen empty.
+    let mut busy = false;
     let mut going_away = false;
     let idle = tokio::time::sleep(config.timeout_keep_alive);
     tokio::pin!(idle);
+    // One wait for the whole loop: a fresh one per turn would register with
+    // and leave the shutdown channel's waiter list once per request.
+    let shutdown_wait = shutdown.wait();
+    tokio::pin!(shutdown_wait);
     loop {
         tokio::select! {
             biased;
-            () = shutdown.wait(), if !going_away => {
+            () = &mut shutdown_wait, if !going_away => {
                 // GOAWAY: no new streams; the open ones run to completion.
                 conn.graceful_shutdown();
                 going_away = true;
                 idle.as_mut().reset(Instant::now() + config.timeout_keep_alive);
             }
-            Some(joined) = streams.join_next(), if !streams.is_empty() => {
-                log_join(joined);
-                if streams.is_empty() {
-                    idle.as_mut().reset(Instant::now() + config.timeout_keep_alive);
-                }
+            () = streams.emptied(), if busy => {
+                busy = false;
+                idle.as_mut().reset(Instant::now() + config.timeout_keep_alive);
             }
-            () = idle.as_mut(), if streams.is_empty() => {
+            () = idle.as_mut(), if !busy => {
                 if going_away {
                     // The client did not finish the GOAWAY exchange (it acks
                     // a PING) in time: close without it.
@@ -116,7 +121,9 @@ pub(crate) async fn serve<I>(
             }
             accepted = conn.accept() => match accepted {
                 Some(Ok((request, respond))) => {
-                    streams.spawn(stream::serve(request, respond, info.clone(), ctx.clone()));
+                    if stream::start(request, respond, &info, &ctx, &streams) {
+                        busy = true;
+                    }
                 }
                 Some(Err(error)) => {
                     log_error(&error);
@@ -128,14 +135,13 @@ pub(crate) async fn serve<I>(
     }
     // Dropping the connection fails whatever the open streams still wait for.
     drop(conn);
-    let drain = async {
-        while let Some(joined) = streams.join_next().await {
-            log_join(joined);
-        }
-    };
     // Apps see `http.disconnect` and send errors now; give them a moment.
-    if tokio::time::timeout(APP_GRACE, drain).await.is_err() {
+    if tokio::time::timeout(APP_GRACE, streams.emptied())
+        .await
+        .is_err()
+    {
         tracing::debug!("cancelling HTTP/2 streams still running after the connection closed");
+        streams.cancel();
     }
 }
 
@@ -145,12 +151,4 @@ const APP_GRACE: Duration = Duration::from_secs(5);
 fn log_error(error: &h2::Error) {
     // Peers that vanish or break the protocol are the client's problem, not the server's.
     tracing::debug!("HTTP/2 connection closed: {error}");
-}
-
-fn log_join(joined: Result<(), tokio::task::JoinError>) {
-    if let Err(error) = joined
-        && error.is_panic()
-    {
-        tracing::error!("HTTP/2 stream task panicked: {error}");
-    }
 }

@@ -3,14 +3,15 @@
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
+use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 
 use asgi_core::protocol::HttpResponseState;
 use asgi_core::{
-    Headers, HttpReceive, HttpSend, HttpVersion, ProtocolError, ReceiveError, ReceiveEvent,
-    ReceiveHandle, Receiver, Scope, SendError, SendEvent, SendHandle, Sender,
+    Headers, HttpReceive, HttpScope, HttpSend, HttpVersion, ProtocolError, ReceiveError,
+    ReceiveEvent, ReceiveHandle, Receiver, Scope, SendError, SendEvent, SendHandle, Sender,
 };
 use bytes::Bytes;
 use futures_util::FutureExt;
@@ -19,65 +20,112 @@ use h2::{Reason, RecvStream, SendStream};
 use http::{HeaderMap, Method, StatusCode};
 
 use super::head;
+use super::tasks::StreamTasks;
 use crate::protocol::http::service;
 use crate::protocol::{ConnInfo, ServiceContext};
 use crate::stall;
 
-/// Serves one stream: runs the app on its scope and ends the stream.
-pub(super) async fn serve(
+/// Starts one stream: answers it at once if a limit turns it away, else
+/// builds its scope and spawns the task that runs the app on it and ends
+/// the stream. Returns whether it spawned one.
+///
+/// The work that needs the request is done here, so that the task holds
+/// only a few handles: spawning moves it, and a small task is cheap to move.
+pub(super) fn start(
     request: http::Request<RecvStream>,
     mut respond: SendResponse<Bytes>,
-    info: Arc<ConnInfo>,
-    ctx: Arc<ServiceContext>,
-) {
+    info: &ConnInfo,
+    ctx: &Arc<ServiceContext>,
+    tasks: &StreamTasks,
+) -> bool {
     let (parts, body) = request.into_parts();
-    let access = service::access_log_enabled(&ctx).then(|| {
+    let mut access = service::access_log_enabled(ctx).then(|| {
         let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-        (
-            parts.method.clone(),
-            Bytes::copy_from_slice(target.as_bytes()),
-        )
+        Box::new(AccessLine {
+            method: parts.method.clone(),
+            target: Bytes::copy_from_slice(target.as_bytes()),
+            client: info.client,
+        })
     });
-    let log = |client, status| {
-        if let Some((method, target)) = &access {
-            service::log_access(client, method, target, HttpVersion::Http2, status);
-        }
-    };
-    if service::over_concurrency_limit(&ctx) {
+    if service::over_concurrency_limit(ctx) {
         tracing::warn!("exceeded concurrency limit");
-        send_error(&mut respond, StatusCode::SERVICE_UNAVAILABLE, &ctx);
-        return log(info.client, StatusCode::SERVICE_UNAVAILABLE);
+        send_error(&mut respond, StatusCode::SERVICE_UNAVAILABLE, ctx);
+        log_access(access.as_deref(), StatusCode::SERVICE_UNAVAILABLE);
+        return false;
     }
     if let Some(limit) = ctx.config.limit_request_body
         && declared_length(&parts.headers).is_some_and(|n| n > limit)
     {
-        send_error(&mut respond, StatusCode::PAYLOAD_TOO_LARGE, &ctx);
-        return log(info.client, StatusCode::PAYLOAD_TOO_LARGE);
+        send_error(&mut respond, StatusCode::PAYLOAD_TOO_LARGE, ctx);
+        log_access(access.as_deref(), StatusCode::PAYLOAD_TOO_LARGE);
+        return false;
     }
-    service::count_request(&ctx);
+    service::count_request(ctx);
 
-    let scope = head::http_scope(&parts, &info, &ctx);
+    let scope = head::http_scope(&parts, info, ctx);
+    if let Some(line) = &mut access {
+        // The access log names the client as the app saw it (after proxy headers).
+        line.client = scope.client;
+    }
     let stall_label = stall::label(&scope.method, &scope.target.raw_path);
-    // The access log names the client as the app saw it (after proxy headers).
-    let client = scope.client;
+    // The scope and label are parked in the shared state, not kept in the
+    // task's future: the task is moved a few times on its way in, and a
+    // small one is cheap to move.
     let shared = Arc::new(Stream {
-        state: Mutex::new(State::new(body, respond, &scope, &parts, &ctx)),
+        state: Mutex::new(State::new(body, respond, (scope, stall_label), &parts, ctx)),
         ctx: ctx.clone(),
     });
-    let outcome = {
-        let _in_flight = service::count_in_flight(&ctx);
-        let receiver = Receiver::new(shared.clone());
-        let sender = Sender::new(shared.clone());
-        let call = AssertUnwindSafe(ctx.app.call(Scope::Http(scope), receiver, sender));
-        stall::track(stall_label, call.catch_unwind()).await
-    };
-    if matches!(outcome, Ok(Ok(()))) {
-        // A body the app queued without waiting for it (a send future it
-        // dropped, say) still goes out; a failed response is reset instead.
-        let _ = poll_fn(|cx| shared.lock().poll_flush(cx)).await;
-    }
-    if let Some(status) = shared.lock().finish(&outcome, &ctx) {
-        log(client, status);
+    drop(parts);
+    let ctx = ctx.clone();
+    tasks.spawn(move || async move {
+        let outcome = {
+            let _in_flight = service::count_in_flight(&ctx);
+            let (scope, stall_label) = shared
+                .lock()
+                .parked
+                .take()
+                .expect("the scope is parked once, taken once");
+            let receiver = Receiver::new(shared.clone());
+            let sender = Sender::new(shared.clone());
+            // The app's future is made here, in the task that polls and
+            // drops it: with many streams accepted at once, making them all
+            // up front would allocate them all before the first is freed.
+            let call = AssertUnwindSafe(|| ctx.app.call(Scope::Http(scope), receiver, sender));
+            match std::panic::catch_unwind(call) {
+                Ok(call) => stall::track(stall_label, AssertUnwindSafe(call).catch_unwind()).await,
+                Err(panic) => Err(panic),
+            }
+        };
+        if matches!(outcome, Ok(Ok(()))) {
+            // A body the app queued without waiting for it (a send future it
+            // dropped, say) still goes out; a failed response is reset instead.
+            let _ = poll_fn(|cx| shared.lock().poll_flush(cx)).await;
+        }
+        if let Some(status) = shared.lock().finish(&outcome, &ctx) {
+            log_access(access.as_deref(), status);
+        }
+    });
+    true
+}
+
+/// What the access line of a stream needs from its request (boxed: only
+/// kept when the line is wanted, and then off the task's own future).
+struct AccessLine {
+    method: Method,
+    target: Bytes,
+    client: Option<SocketAddr>,
+}
+
+/// Logs the access line of a stream, if one is wanted.
+fn log_access(access: Option<&AccessLine>, status: StatusCode) {
+    if let Some(line) = access {
+        service::log_access(
+            line.client,
+            &line.method,
+            &line.target,
+            HttpVersion::Http2,
+            status,
+        );
     }
 }
 
@@ -98,6 +146,43 @@ fn send_error(respond: &mut SendResponse<Bytes>, status: StatusCode, ctx: &Servi
     if let Ok(mut stream) = respond.send_response(response, false) {
         // Small enough to go out without waiting for capacity: h2 queues it.
         let _ = stream.send_data(Bytes::from_static(reason.as_bytes()), true);
+    }
+}
+
+/// Body chunks waiting for send capacity, oldest first.
+///
+/// Mostly one at a time (`send` waits for its chunk to go out), so the
+/// first is kept inline: a response needs no queue allocation.
+#[derive(Default)]
+struct BodyQueue {
+    first: Option<Bytes>,
+    rest: VecDeque<Bytes>,
+}
+
+impl BodyQueue {
+    fn push_back(&mut self, chunk: Bytes) {
+        if self.first.is_none() {
+            self.first = Some(chunk);
+        } else {
+            self.rest.push_back(chunk);
+        }
+    }
+
+    fn front_mut(&mut self) -> Option<&mut Bytes> {
+        self.first.as_mut()
+    }
+
+    fn pop_front(&mut self) {
+        self.first = self.rest.pop_front();
+    }
+
+    fn is_empty(&self) -> bool {
+        self.first.is_none()
+    }
+
+    fn clear(&mut self) {
+        self.first = None;
+        self.rest.clear();
     }
 }
 
@@ -125,6 +210,9 @@ enum Respond {
 }
 
 struct State {
+    /// The stream's scope and stall label, from [`start`] until the task
+    /// hands them to the app and the stall detector.
+    parked: Option<(HttpScope, Option<stall::Label>)>,
     recv: RecvStream,
     /// The whole request body has been handed to the app.
     body_done: bool,
@@ -143,7 +231,7 @@ struct State {
     no_body: bool,
     is_head: bool,
     /// Body bytes waiting for send capacity.
-    queue: VecDeque<Bytes>,
+    queue: BodyQueue,
     /// The last body message was queued.
     body_ended: bool,
     /// Start announced trailers.
@@ -161,7 +249,7 @@ impl State {
     fn new(
         recv: RecvStream,
         respond: SendResponse<Bytes>,
-        scope: &asgi_core::HttpScope,
+        parked: (HttpScope, Option<stall::Label>),
         parts: &http::request::Parts,
         ctx: &ServiceContext,
     ) -> Self {
@@ -171,19 +259,20 @@ impl State {
                 .get(http::header::EXPECT)
                 .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
         Self {
+            response: HttpResponseState::new(&parked.0.extensions),
+            parked: Some(parked),
             recv,
             body_done: false,
             body_received: 0,
             body_limit: ctx.config.limit_request_body,
             body_error: None,
             respond: Respond::Waiting(respond),
-            response: HttpResponseState::new(&scope.extensions),
             held: None,
             status: None,
             no_body: false,
             is_head: parts.method == Method::HEAD,
             expect_continue,
-            queue: VecDeque::new(),
+            queue: BodyQueue::default(),
             body_ended: false,
             trailers_expected: false,
             trailers: HeaderMap::new(),
