@@ -156,6 +156,9 @@ build() {
     log "building the peers (release, -j $CARGO_JOBS) into $PEERS_TARGET"
     CARGO_TARGET_DIR="$PEERS_TARGET" cargo build --release -j "$CARGO_JOBS" \
       --manifest-path "$BENCH/peers/Cargo.toml"
+    # A build of its own: actix's features must not reach the other peers.
+    CARGO_TARGET_DIR="$PEERS_TARGET" cargo build --release -j "$CARGO_JOBS" \
+      --manifest-path "$BENCH/peers/actix/Cargo.toml"
   fi
   if ((BUILD_OURS)); then
     # Our binaries may not exist yet: a failed build is reported, and the

@@ -6,6 +6,12 @@
 
 use actix_web::{App, HttpServer, web};
 
+// The peers' shared command line, as source: a dependency on the peers'
+// package would bring its hyper and tokio into this build.
+#[path = "../../src/lib.rs"]
+#[allow(dead_code)]
+mod peers;
+
 async fn hello() -> &'static str {
     "Hello, world!"
 }
@@ -14,7 +20,7 @@ async fn hello() -> &'static str {
 async fn main() -> std::io::Result<()> {
     HttpServer::new(|| App::new().route("/", web::get().to(hello)))
         .workers(1)
-        .bind(asgi_bench_peers::addr_from_args())?
+        .bind(peers::addr_from_args())?
         .run()
         .await
 }
