@@ -1,7 +1,10 @@
 //! Listens for the server shutdown signal.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::Context;
 
 use tokio::sync::Notify;
 
@@ -100,6 +103,36 @@ impl Shutdown {
             }
             notified.await;
         }
+    }
+}
+
+/// A connection's registration for the shutdown signal, made once.
+///
+/// Wraps a pinned [`Shutdown::wait`] future: the first poll registers the
+/// task to be woken; later polls only read the flag, where polling the wait
+/// future again would take the lock inside [`Notify`] on every turn of the
+/// connection's loop.
+pub(crate) struct ShutdownSignal<'a, S> {
+    wait: Pin<&'a mut S>,
+    registered: bool,
+}
+
+impl<'a, S: Future<Output = ()>> ShutdownSignal<'a, S> {
+    pub(crate) fn new(wait: Pin<&'a mut S>) -> Self {
+        Self {
+            wait,
+            registered: false,
+        }
+    }
+
+    /// Whether shutdown was signalled. The first call polls the wait future
+    /// (which registers this task to be woken); later calls read the flag.
+    pub(crate) fn poll_signalled(&mut self, cx: &mut Context<'_>, shutdown: &Shutdown) -> bool {
+        if self.registered {
+            return shutdown.is_signalled();
+        }
+        self.registered = true;
+        self.wait.as_mut().poll(cx).is_ready()
     }
 }
 

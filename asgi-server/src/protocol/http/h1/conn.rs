@@ -12,7 +12,7 @@ use std::future::{Future, poll_fn};
 use std::panic::AssertUnwindSafe;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::Poll;
 use std::time::Duration;
 
 use asgi_core::{Receiver, Scope, Sender};
@@ -28,7 +28,7 @@ use super::shared::{ConnIo, HeadPoll, HeadResult, Shared};
 use super::timer::Timer;
 use crate::protocol::http::service;
 use crate::protocol::{ConnInfo, ServiceContext, websocket};
-use crate::shutdown::Shutdown;
+use crate::shutdown::{Shutdown, ShutdownSignal};
 use crate::stall;
 
 /// How long, and how many bytes, to read and drop after an error response
@@ -235,31 +235,6 @@ where
         }
     })
     .await
-}
-
-/// The connection's registration for the shutdown signal, made once.
-struct ShutdownSignal<'a, S> {
-    wait: Pin<&'a mut S>,
-    registered: bool,
-}
-
-impl<'a, S: Future<Output = ()>> ShutdownSignal<'a, S> {
-    fn new(wait: Pin<&'a mut S>) -> Self {
-        Self {
-            wait,
-            registered: false,
-        }
-    }
-
-    /// Whether shutdown was signalled. The first call polls the wait future
-    /// (which registers this task to be woken); later calls read the flag.
-    fn poll_signalled(&mut self, cx: &mut Context<'_>, shutdown: &Shutdown) -> bool {
-        if self.registered {
-            return shutdown.is_signalled();
-        }
-        self.registered = true;
-        self.wait.as_mut().poll(cx).is_ready()
-    }
 }
 
 /// Reads and drops what the app left of the request body, if that is cheap.

@@ -5,7 +5,10 @@ mod head;
 mod stream;
 mod tasks;
 
+use std::future::poll_fn;
+use std::pin::pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -14,7 +17,7 @@ use tokio::time::Instant;
 
 use crate::protocol::http::service;
 use crate::protocol::{ConnInfo, ServiceContext};
-use crate::shutdown::Shutdown;
+use crate::shutdown::{Shutdown, ShutdownSignal};
 use tasks::StreamTasks;
 
 /// The receive window of each stream: how much request body the client may
@@ -90,14 +93,18 @@ pub(crate) async fn serve<I>(
     let mut going_away = false;
     let idle = tokio::time::sleep(config.timeout_keep_alive);
     tokio::pin!(idle);
-    // One wait for the whole loop: a fresh one per turn would register with
-    // and leave the shutdown channel's waiter list once per request.
-    let shutdown_wait = shutdown.wait();
-    tokio::pin!(shutdown_wait);
+    // One registration for the whole loop, then a flag read per turn: a
+    // fresh wait per turn would join and leave the shutdown waiter list once
+    // per request, and re-polling one would take its lock.
+    let mut listener = shutdown.clone();
+    let wait = pin!(listener.wait());
+    let mut signal = ShutdownSignal::new(wait);
     loop {
         tokio::select! {
             biased;
-            () = &mut shutdown_wait, if !going_away => {
+            () = poll_fn(|cx| {
+                if signal.poll_signalled(cx, &shutdown) { Poll::Ready(()) } else { Poll::Pending }
+            }), if !going_away => {
                 // GOAWAY: no new streams; the open ones run to completion.
                 conn.graceful_shutdown();
                 going_away = true;
