@@ -14,7 +14,7 @@ use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
@@ -129,23 +129,6 @@ async fn tls_connect(
         .expect("handshake settles in time")
 }
 
-async fn read_all(stream: &mut TlsStream<TcpStream>) -> Vec<u8> {
-    let mut out = Vec::new();
-    let read = async {
-        let mut buf = [0u8; 8192];
-        loop {
-            match stream.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => out.extend_from_slice(&buf[..n]),
-            }
-        }
-    };
-    tokio::time::timeout(LIMIT, read)
-        .await
-        .expect("server closes in time");
-    out
-}
-
 /// One `GET /` over a TLS connection (HTTP/1.1, `Connection: close`): the
 /// text of the single response.
 async fn get_over_tls(addr: std::net::SocketAddr, connector: &TlsConnector) -> String {
@@ -154,7 +137,7 @@ async fn get_over_tls(addr: std::net::SocketAddr, connector: &TlsConnector) -> S
         .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         .await
         .unwrap();
-    let reply = read_all(&mut stream).await;
+    let reply = support::read_to_close(&mut stream).await;
     let responses = parse_responses(&reply);
     assert_eq!(responses.len(), 1, "{}", String::from_utf8_lossy(&reply));
     responses[0].text()
@@ -309,7 +292,7 @@ async fn required_client_certificate_missing_fails_the_handshake() {
             let _ = stream
                 .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
                 .await;
-            read_all(&mut stream).await
+            support::read_to_close(&mut stream).await
         }
     };
 

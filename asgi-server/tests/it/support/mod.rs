@@ -9,7 +9,7 @@ use asgi_core::{App, Headers, HttpReceive, HttpSend, ReceiveEvent, Receiver, Sco
 use asgi_server::{Config, Error, Server, ServerHandle};
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, StatusCode};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 
@@ -63,7 +63,7 @@ pub(crate) async fn roundtrip(addr: SocketAddr, request: &[u8]) -> Vec<u8> {
 }
 
 /// Reads until EOF (or a reset), failing the test after [`LIMIT`].
-pub(crate) async fn read_to_close(stream: &mut TcpStream) -> Vec<u8> {
+pub(crate) async fn read_to_close<S: AsyncRead + Unpin>(stream: &mut S) -> Vec<u8> {
     let mut out = Vec::new();
     let read = async {
         let mut buf = [0u8; 8192];
