@@ -102,4 +102,5 @@ pub use self::scope::{
 pub use self::state::{LifespanState, State};
 
 pub use bytes::Bytes;
+pub use bytestring::ByteString;
 pub use http;

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use bytestring::ByteString;
 use http::Method;
 use percent_encoding::percent_decode;
 
@@ -143,7 +144,11 @@ impl fmt::Display for ServerAddr {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     /// `path`: percent-decoded, UTF-8-decoded (invalid sequences replaced), no query.
-    pub path: String,
+    ///
+    /// A [`ByteString`]: a `str` (it derefs to one) kept in [`Bytes`], so that
+    /// a path with nothing to decode, nearly every one, shares `raw_path`'s
+    /// bytes instead of being copied. Set it from a `String` or `&str` with `.into()`.
+    pub path: ByteString,
     /// `raw_path`: the path bytes as received, no query.
     pub raw_path: Bytes,
     /// `query_string`: the bytes after `?`, still percent-encoded.
@@ -178,13 +183,27 @@ impl Target {
         } else {
             raw_path
         };
-        let path = percent_decode(&raw_path).decode_utf8_lossy().into_owned();
+        let path = decode_path(&raw_path);
         Self {
             path,
             raw_path,
             query_string,
         }
     }
+}
+
+/// `raw_path` percent-decoded and UTF-8-decoded: a view of the same bytes
+/// when there is nothing to decode, else a new string.
+fn decode_path(raw_path: &Bytes) -> ByteString {
+    if !raw_path.contains(&b'%')
+        && let Ok(path) = ByteString::try_from(raw_path.clone())
+    {
+        return path;
+    }
+    percent_decode(raw_path)
+        .decode_utf8_lossy()
+        .into_owned()
+        .into()
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -344,6 +363,23 @@ mod tests {
             assert_eq!(target.raw_path, raw, "{input:?}");
             assert_eq!(target.query_string, query, "{input:?}");
         }
+    }
+
+    #[test]
+    fn path_without_escapes_shares_raw_path_bytes() {
+        let target = Target::parse(Bytes::copy_from_slice(b"/items/42?q=1"));
+
+        assert_eq!(target.path, "/items/42");
+        assert_eq!(target.path.as_bytes().as_ptr(), target.raw_path.as_ptr());
+    }
+
+    #[test]
+    fn path_with_raw_non_utf8_bytes_is_decoded_lossily() {
+        // No `%`, but not UTF-8 either: decoded like an escaped byte would be.
+        let target = Target::parse(Bytes::from_static(b"/caf\xe9"));
+
+        assert_eq!(target.path, "/caf\u{fffd}");
+        assert_eq!(target.raw_path, &b"/caf\xe9"[..]);
     }
 
     #[test]
