@@ -42,7 +42,10 @@ pub(super) fn http_scope(
         headers.push(header::HOST, authority);
     }
     let mut cookies: Vec<&[u8]> = Vec::new();
+    // Whether proxy headers need a look: most requests carry none.
+    let mut forwarded = false;
     for (name, value) in &parts.headers {
+        forwarded |= name.as_str().starts_with("x-forwarded-");
         if *name == header::COOKIE {
             cookies.push(value.as_bytes());
         } else if !(has_authority && *name == header::HOST) {
@@ -61,7 +64,7 @@ pub(super) fn http_scope(
     scope.server.clone_from(&ctx.server_addr);
     scope.root_path.clone_from(&ctx.config.root_path);
     scope.state = ctx.state.clone();
-    if ctx.config.proxy_headers {
+    if ctx.config.proxy_headers && forwarded {
         proxy::apply(
             &scope.headers,
             &ctx.config.forwarded_allow_ips,
@@ -116,7 +119,7 @@ pub(super) fn response(
         && !has_len
         && !is_bodiless(status)
     {
-        map.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+        map.insert(header::CONTENT_LENGTH, content_length(len));
     }
     add_server_fields(&mut map, has_date, has_server, ctx);
     let mut response = Response::new(());
@@ -163,6 +166,11 @@ fn add_server_fields(
 }
 
 thread_local! {
+    /// The last `content-length` value made on this thread, and its number:
+    /// responses of one app often have the same length, and a clone shares
+    /// the bytes where `HeaderValue::from(u64)` allocates twice.
+    static CONTENT_LENGTH: RefCell<Option<(u64, HeaderValue)>> = const { RefCell::new(None) };
+
     /// The last `date` value made on this thread: a clone shares its bytes,
     /// where a new value would allocate and copy them per response.
     static DATE: RefCell<Option<HeaderValue>> = const { RefCell::new(None) };
@@ -187,6 +195,23 @@ fn date_value() -> Option<HeaderValue> {
     })
 }
 
+/// A `content-length` value for `len`.
+fn content_length(len: u64) -> HeaderValue {
+    CONTENT_LENGTH
+        .try_with(|cached| {
+            let mut cached = cached.borrow_mut();
+            match &*cached {
+                Some((cached_len, value)) if *cached_len == len => value.clone(),
+                _ => {
+                    let value = HeaderValue::from(len);
+                    *cached = Some((len, value.clone()));
+                    value
+                }
+            }
+        })
+        .unwrap_or_else(|_| HeaderValue::from(len))
+}
+
 /// Fields that only mean something to one HTTP/1.1 connection.
 fn is_connection_specific(name: &HeaderName) -> bool {
     *name == header::CONNECTION
@@ -197,11 +222,14 @@ fn is_connection_specific(name: &HeaderName) -> bool {
         || name.as_str() == "proxy-connection"
 }
 
-/// The trailer fields of `headers`, for `http.response.trailers`.
-pub(super) fn trailers(map: &mut HeaderMap, headers: Headers) {
-    for (name, value) in headers.into_vec() {
+/// The trailer fields of `headers`, from `http.response.trailers`.
+pub(super) fn trailers(headers: Headers) -> HeaderMap {
+    let headers = headers.into_vec();
+    let mut map = HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers {
         if !is_connection_specific(&name) {
             map.append(name, value);
         }
     }
+    map
 }

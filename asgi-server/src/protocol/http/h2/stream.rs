@@ -70,7 +70,8 @@ pub(super) fn start(
     let stall_label = stall::label(&scope.method, &scope.target.raw_path);
     // The scope and label are parked in the shared state, not kept in the
     // task's future: the task is moved a few times on its way in, and a
-    // small one is cheap to move.
+    // small one is cheap to move (and one over glibc's small-chunk size,
+    // about 1 KiB, takes its slow path).
     let shared = Arc::new(Stream {
         state: Mutex::new(State::new(body, respond, (scope, stall_label), &parts, ctx)),
         ctx: ctx.clone(),
@@ -236,7 +237,8 @@ struct State {
     body_ended: bool,
     /// Start announced trailers.
     trailers_expected: bool,
-    trailers: HeaderMap,
+    /// Trailer fields so far (a `HeaderMap` only when they go out).
+    trailers: Headers,
     /// The last trailer message arrived.
     trailers_ready: bool,
     /// The client reset the stream or the connection failed.
@@ -275,7 +277,7 @@ impl State {
             queue: BodyQueue::default(),
             body_ended: false,
             trailers_expected: false,
-            trailers: HeaderMap::new(),
+            trailers: Headers::new(),
             trailers_ready: false,
             disconnected: false,
         }
@@ -376,7 +378,7 @@ impl State {
                 headers,
                 more_trailers,
             } => {
-                head::trailers(&mut self.trailers, headers);
+                self.trailers.extend(headers);
                 self.trailers_ready = !more_trailers;
                 Ok(())
             }
@@ -470,7 +472,7 @@ impl State {
                     return Poll::Ready(Err(SendError::Disconnected));
                 }
             } else if self.trailers_ready {
-                let sent = stream.send_trailers(std::mem::take(&mut self.trailers));
+                let sent = stream.send_trailers(head::trailers(std::mem::take(&mut self.trailers)));
                 self.respond = Respond::Closed;
                 if sent.is_err() {
                     self.disconnect();
