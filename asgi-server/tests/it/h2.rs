@@ -584,6 +584,65 @@ async fn split_cookies_are_joined_and_connection_fields_are_dropped() {
 }
 
 #[tokio::test]
+async fn repeated_fields_keep_their_order_and_proxy_headers_apply() {
+    let app = app_fn(|scope, _receive, send| async move {
+        let Scope::Http(scope) = scope else {
+            return Err("http only".into());
+        };
+        let fields: Vec<String> = scope
+            .headers
+            .iter()
+            .filter(|(name, _)| name.as_str() != "user-agent")
+            .map(|(name, value)| format!("{name}={}", String::from_utf8_lossy(value.as_bytes())))
+            .collect();
+        let body = format!("{} {:?} {}", scope.scheme, scope.client, fields.join(","));
+        send.send(HttpSend::start(StatusCode::OK, text_headers()))
+            .await?;
+        send.send(HttpSend::body(body)).await?;
+        Ok(())
+    });
+    let server = support::serve(app).await;
+    let mut client = connect(server.addr).await;
+    let mut req = request(Method::GET, "/");
+    for (name, value) in [
+        ("x-tag", "one"),
+        ("accept", "text/plain"),
+        ("x-tag", "two"),
+        ("x-forwarded-for", "203.0.113.9"),
+        ("x-forwarded-proto", "https"),
+    ] {
+        req.headers_mut()
+            .append(name, HeaderValue::from_static(value));
+    }
+
+    let mut res = send(&mut client, req).await;
+    let text = String::from_utf8(body(res.body_mut()).await).unwrap();
+
+    // `host` first (from `:authority`); a field's values stay together, in order.
+    let (scheme_client, fields) = text
+        .split_once(' ')
+        .map(|(s, rest)| {
+            let (client, fields) = rest.split_once(' ').unwrap();
+            (format!("{s} {client}"), fields.to_owned())
+        })
+        .unwrap();
+    assert_eq!(scheme_client, "https Some(203.0.113.9:0)");
+    let fields: Vec<&str> = fields.split(',').collect();
+    assert_eq!(
+        fields,
+        [
+            "host=localhost",
+            "x-tag=one",
+            "x-tag=two",
+            "accept=text/plain",
+            "x-forwarded-for=203.0.113.9",
+            "x-forwarded-proto=https"
+        ]
+    );
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
 async fn head_request_gets_no_body() {
     let app = app_fn(|_scope, _receive, send| async move {
         send.send(HttpSend::start(StatusCode::OK, text_headers()))

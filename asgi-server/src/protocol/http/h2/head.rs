@@ -11,18 +11,25 @@ use http::{HeaderMap, Response, StatusCode};
 use crate::protocol::http::{date, proxy, service};
 use crate::protocol::{ConnInfo, ServiceContext};
 
-/// Builds the `http` scope of one stream.
+/// Builds the `http` scope of one stream from its request head.
 ///
 /// `:authority` becomes a leading `host` field (ASGI: servers should do so
 /// for HTTP/2), the other pseudo-headers are already gone, and `cookie`
-/// fields split by the client are joined again (RFC 9113 8.2.3).
+/// fields split by the client are joined again (RFC 9113 8.2.3). The field
+/// values are moved into the scope, not copied.
 pub(super) fn http_scope(
-    parts: &http::request::Parts,
+    parts: http::request::Parts,
     info: &ConnInfo,
     ctx: &ServiceContext,
 ) -> HttpScope {
-    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-    let authority = parts.uri.authority().map_or("", |a| a.as_str());
+    let http::request::Parts {
+        method,
+        uri,
+        headers: fields,
+        ..
+    } = parts;
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let authority = uri.authority().map_or("", |a| a.as_str());
     // One buffer for both: the target and the `host` value are views of it
     // (as is any later clone of either), where a copy each would allocate twice.
     let mut both = BytesMut::with_capacity(authority.len() + path.len());
@@ -30,10 +37,10 @@ pub(super) fn http_scope(
     both.extend_from_slice(path.as_bytes());
     let mut authority = both.freeze();
     let target = authority.split_off(authority.len() - path.len());
-    let mut scope = HttpScope::new(parts.method.clone(), target);
+    let mut scope = HttpScope::new(method, target);
     scope.http_version = HttpVersion::Http2;
     scope.scheme = info.scheme;
-    let mut headers = Headers::with_capacity(parts.headers.len() + 1);
+    let mut headers = Headers::with_capacity(fields.len() + 1);
     let authority = (!authority.is_empty())
         .then(|| HeaderValue::from_maybe_shared(authority).ok())
         .flatten();
@@ -41,21 +48,28 @@ pub(super) fn http_scope(
     if let Some(authority) = authority {
         headers.push(header::HOST, authority);
     }
-    let mut cookies: Vec<&[u8]> = Vec::new();
+    let mut cookies: Vec<HeaderValue> = Vec::new();
     // Whether proxy headers need a look: most requests carry none.
     let mut forwarded = false;
-    for (name, value) in &parts.headers {
-        forwarded |= name.as_str().starts_with("x-forwarded-");
+    // `HeaderMap::into_iter` names a field once for all its values.
+    let mut name: Option<HeaderName> = None;
+    for (next, value) in fields {
+        if let Some(next) = next {
+            forwarded |= next.as_str().starts_with("x-forwarded-");
+            name = Some(next);
+        }
+        let Some(name) = &name else { continue };
         if *name == header::COOKIE {
-            cookies.push(value.as_bytes());
+            cookies.push(value);
         } else if !(has_authority && *name == header::HOST) {
-            headers.push(name.clone(), value.clone());
+            headers.push(name.clone(), value);
         }
     }
-    if !cookies.is_empty()
-        && let Ok(joined) = HeaderValue::from_bytes(&cookies.join(&b"; "[..]))
-    {
-        headers.push(header::COOKIE, joined);
+    if !cookies.is_empty() {
+        let parts: Vec<&[u8]> = cookies.iter().map(HeaderValue::as_bytes).collect();
+        if let Ok(joined) = HeaderValue::from_bytes(&parts.join(&b"; "[..])) {
+            headers.push(header::COOKIE, joined);
+        }
     }
     scope.extensions.trailers = service::accepts_trailers(&headers);
     scope.extensions.tls.clone_from(&info.tls);

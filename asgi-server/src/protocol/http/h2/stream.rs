@@ -62,7 +62,13 @@ pub(super) fn start(
     }
     service::count_request(ctx);
 
-    let scope = head::http_scope(&parts, info, ctx);
+    // `Expect: 100-continue`: answered once the app first asks for the body.
+    let expect_continue = !body.is_end_stream()
+        && parts
+            .headers
+            .get(http::header::EXPECT)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    let scope = head::http_scope(parts, info, ctx);
     if let Some(line) = &mut access {
         // The access log names the client as the app saw it (after proxy headers).
         line.client = scope.client;
@@ -73,10 +79,15 @@ pub(super) fn start(
     // small one is cheap to move (and one over glibc's small-chunk size,
     // about 1 KiB, takes its slow path).
     let shared = Arc::new(Stream {
-        state: Mutex::new(State::new(body, respond, (scope, stall_label), &parts, ctx)),
+        state: Mutex::new(State::new(
+            body,
+            respond,
+            (scope, stall_label),
+            expect_continue,
+            ctx,
+        )),
         ctx: ctx.clone(),
     });
-    drop(parts);
     let ctx = ctx.clone();
     tasks.spawn(move || async move {
         let outcome = {
@@ -252,16 +263,12 @@ impl State {
         recv: RecvStream,
         respond: SendResponse<Bytes>,
         parked: (HttpScope, Option<stall::Label>),
-        parts: &http::request::Parts,
+        expect_continue: bool,
         ctx: &ServiceContext,
     ) -> Self {
-        let expect_continue = !recv.is_end_stream()
-            && parts
-                .headers
-                .get(http::header::EXPECT)
-                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
         Self {
             response: HttpResponseState::new(&parked.0.extensions),
+            is_head: parked.0.method == Method::HEAD,
             parked: Some(parked),
             recv,
             body_done: false,
@@ -272,7 +279,6 @@ impl State {
             held: None,
             status: None,
             no_body: false,
-            is_head: parts.method == Method::HEAD,
             expect_continue,
             queue: BodyQueue::default(),
             body_ended: false,
