@@ -4,7 +4,7 @@
 //! Two probes feed one watchdog thread:
 //!
 //! - Each runtime thread has a slot. The HTTP/1.1 connection wraps the app
-//!   future in [`track`], which marks the slot "polling request N" for the
+//!   future in [`track`] (an HTTP/2 stream in [`Tracked`]), which marks the slot "polling request N" for the
 //!   length of each poll: two plain atomic stores per poll, and the request's
 //!   label (`METHOD target`, cut to [`LABEL_BYTES`]) copied into the slot's
 //!   words under a sequence lock when a poll of another request ran there
@@ -18,9 +18,10 @@
 
 use std::collections::HashMap;
 use std::future::{Future, poll_fn};
-use std::pin::pin;
+use std::pin::{Pin, pin};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::task::{Context, Poll};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -182,6 +183,35 @@ pub(crate) async fn track<F: Future>(label: Option<Label>, future: F) -> F::Outp
         future.as_mut().poll(cx)
     })
     .await
+}
+
+/// [`track`] as a value: a request's future and its label, which can be
+/// polled in place and then moved (so its future must be `Unpin`).
+pub(crate) struct Tracked<F> {
+    id: u64,
+    label: Option<Label>,
+    future: F,
+}
+
+impl<F: Future + Unpin> Tracked<F> {
+    /// Tracks `future`, the app handling the request `label` names.
+    pub(crate) fn new(label: Option<Label>, future: F) -> Self {
+        let id = if label.is_some() { request_id() } else { 0 };
+        Self { id, label, future }
+    }
+}
+
+impl<F: Future + Unpin> Future for Tracked<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = &mut *self;
+        let _polling = this
+            .label
+            .as_ref()
+            .map(|label| Polling::enter(this.id, label));
+        Pin::new(&mut this.future).poll(cx)
+    }
 }
 
 /// Whether some runtime thread of this process is stuck in one poll for at

@@ -583,6 +583,91 @@ async fn split_cookies_are_joined_and_connection_fields_are_dropped() {
     server.stop().await.unwrap();
 }
 
+/// Reads the whole request body, then answers `path length`; `/slow` waits
+/// 50 ms first. A stream whose app waits (for time or for DATA frames) is
+/// moved from the connection's task into its own after its first poll.
+fn wait_then_count() -> impl App {
+    app_fn(|scope, receive, send| async move {
+        let Scope::Http(scope) = scope else {
+            return Err("http only".into());
+        };
+        if scope.path() == "/slow" {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let mut total = 0;
+        loop {
+            match receive.receive().await? {
+                ReceiveEvent::Http(HttpReceive::Request { body, more_body }) => {
+                    total += body.len();
+                    if !more_body {
+                        break;
+                    }
+                }
+                _ => return Ok(()),
+            }
+        }
+        send.send(HttpSend::start(StatusCode::OK, text_headers()))
+            .await?;
+        send.send(HttpSend::body(format!("{} {total}", scope.path())))
+            .await?;
+        Ok(())
+    })
+}
+
+async fn streams_that_wait_and_streams_that_end_at_once_share_a_connection() {
+    let server = support::serve(wait_then_count()).await;
+    let client = connect(server.addr).await;
+
+    let mut streams = Vec::new();
+    for i in 0..40_usize {
+        let client = client.clone();
+        streams.push(tokio::spawn(async move {
+            let path = ["/slow", "/fast"][i % 2];
+            let size = if i % 4 < 2 { 0 } else { 1000 * i };
+            let mut ready = tokio::time::timeout(LIMIT, client.ready())
+                .await
+                .expect("ready in time")
+                .expect("ready");
+            let (response, mut body_stream) = ready
+                .send_request(request(Method::POST, path), size == 0)
+                .expect("send request");
+            if size > 0 {
+                // Two DATA frames, the second a moment later: the app waits for it.
+                body_stream
+                    .send_data(Bytes::from(vec![b'x'; size / 2]), false)
+                    .expect("first half");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                body_stream
+                    .send_data(Bytes::from(vec![b'y'; size - size / 2]), true)
+                    .expect("second half");
+            }
+            let mut res = tokio::time::timeout(LIMIT, response)
+                .await
+                .expect("response in time")
+                .expect("response");
+            let text = String::from_utf8(body(res.body_mut()).await).unwrap();
+            (res.status(), text, format!("{path} {size}"))
+        }));
+    }
+
+    for stream in streams {
+        let (status, text, expected) = stream.await.expect("stream task");
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(text, expected);
+    }
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn waiting_and_immediate_streams_on_a_current_thread_runtime() {
+    streams_that_wait_and_streams_that_end_at_once_share_a_connection().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_and_immediate_streams_on_a_multi_thread_runtime() {
+    streams_that_wait_and_streams_that_end_at_once_share_a_connection().await;
+}
+
 #[tokio::test]
 async fn repeated_fields_keep_their_order_and_proxy_headers_apply() {
     let app = app_fn(|scope, _receive, send| async move {
@@ -788,6 +873,40 @@ async fn idle_connection_is_closed_after_the_keep_alive_timeout() {
 
     // A GOAWAY(NO_ERROR) close is a clean end for the client.
     assert!(closed.is_ok(), "{closed:?}");
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn busy_connection_outlives_the_keep_alive_timeout() {
+    // Streams that end at once (no task of their own) still count as
+    // activity: the idle timer is put off, not fired, while requests come.
+    let mut config = support::config();
+    config.timeout_keep_alive = Duration::from_millis(300);
+    let server = support::serve_with(config, describe()).await;
+    let tcp = TcpStream::connect(server.addr).await.unwrap();
+    let (mut client, conn) = ::h2::client::handshake(tcp).await.unwrap();
+    let driver = tokio::spawn(conn);
+
+    // 1.2 s of requests, 100 ms apart: four keep-alive timeouts.
+    for _ in 0..12 {
+        let mut res = send(&mut client, request(Method::GET, "/")).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let _ = body(res.body_mut()).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        !driver.is_finished(),
+        "the connection was closed while in use"
+    );
+    let idle_from = std::time::Instant::now();
+    let closed = tokio::time::timeout(LIMIT, driver)
+        .await
+        .expect("server closes the idle connection in time")
+        .expect("driver task");
+
+    assert!(closed.is_ok(), "{closed:?}");
+    let idle = idle_from.elapsed();
+    assert!(idle >= Duration::from_millis(150), "closed after {idle:?}");
     server.stop().await.unwrap();
 }
 

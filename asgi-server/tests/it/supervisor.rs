@@ -414,8 +414,10 @@ fn blocked_worker_is_replaced(runtime: &[&str]) {
         "{:?}",
         started.elapsed()
     );
+    // The log is read from the supervisor's pipe by another thread: the line
+    // may arrive a moment after the replacement answers.
     assert!(
-        process.log().contains("sending SIGABRT"),
+        wait_until(LIMIT, || process.log().contains("sending SIGABRT")),
         "{}",
         process.log()
     );

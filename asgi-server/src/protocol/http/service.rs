@@ -40,6 +40,23 @@ pub(crate) fn count_in_flight(ctx: &ServiceContext) -> Option<Decrement<'_>> {
     })
 }
 
+/// Counts one in-flight request, if `--limit-concurrency` is set: returns
+/// whether it did, so that the owner calls [`leave_in_flight`] once done.
+/// (For a request whose owner is moved between tasks, where the borrowing
+/// guard of [`count_in_flight`] cannot go.)
+pub(crate) fn enter_in_flight(ctx: &ServiceContext) -> bool {
+    let counted = ctx.config.limit_concurrency.is_some();
+    if counted {
+        ctx.in_flight.fetch_add(1, Ordering::Relaxed);
+    }
+    counted
+}
+
+/// Ends what [`enter_in_flight`] counted.
+pub(crate) fn leave_in_flight(ctx: &ServiceContext) {
+    ctx.in_flight.fetch_sub(1, Ordering::Relaxed);
+}
+
 /// Whether `--limit-concurrency` says to turn this request away.
 pub(crate) fn over_concurrency_limit(ctx: &ServiceContext) -> bool {
     ctx.config.limit_concurrency.is_some_and(|limit| {

@@ -1,5 +1,14 @@
 //! HTTP/2: the `h2` crate frames the connection; each stream is its own
-//! `http` scope, run as its own task so that streams progress independently.
+//! `http` scope.
+//!
+//! A stream's app is first polled in the connection's task, as Python's eager
+//! tasks are: one that finishes there (most do: their response fits the send
+//! window) needs no task of its own. One that waits, for its body, for time or
+//! for send capacity, goes on in its own task, so that streams progress
+//! independently. The streams a read brings in are all started before their
+//! responses are written, and the connection lets the other ready connections
+//! run before it writes them: responses leave in few writes, and a client
+//! waiting on many connections is woken for several at once.
 
 mod head;
 mod stream;
@@ -12,6 +21,7 @@ use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::FutureExt;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
 
@@ -90,6 +100,11 @@ pub(crate) async fn serve<I>(
     let streams = StreamTasks::new();
     // Streams were spawned since the set was last seen empty.
     let mut busy = false;
+    // When the last stream that needed no task of its own ended: the idle
+    // timer is not reset per such stream, it is put off when it fires.
+    let mut last_done: Option<Instant> = None;
+    // Streams taken from the connection, to be started together.
+    let mut accepted_streams = Vec::new();
     let mut going_away = false;
     let idle = tokio::time::sleep(config.timeout_keep_alive);
     tokio::pin!(idle);
@@ -115,6 +130,12 @@ pub(crate) async fn serve<I>(
                 idle.as_mut().reset(Instant::now() + config.timeout_keep_alive);
             }
             () = idle.as_mut(), if !busy => {
+                if let Some(done) = last_done.take()
+                    && done + config.timeout_keep_alive > Instant::now()
+                {
+                    idle.as_mut().reset(done + config.timeout_keep_alive);
+                    continue;
+                }
                 if going_away {
                     // The client did not finish the GOAWAY exchange (it acks
                     // a PING) in time: close without it.
@@ -126,18 +147,48 @@ pub(crate) async fn serve<I>(
                 going_away = true;
                 idle.as_mut().reset(Instant::now() + config.timeout_keep_alive);
             }
-            accepted = conn.accept() => match accepted {
-                Some(Ok((request, respond))) => {
+            accepted = conn.accept() => {
+                // Every stream the connection already holds is taken before
+                // any is run: a stream that ends at once queues its response,
+                // and the next accept (which writes what is queued) would
+                // send it alone. Taken together, their responses leave in one write.
+                let mut next = accepted;
+                let closed = loop {
+                    match next {
+                        Some(Ok(stream)) => accepted_streams.push(stream),
+                        Some(Err(error)) => break Some(Some(error)),
+                        None => break Some(None),
+                    }
+                    match conn.accept().now_or_never() {
+                        Some(more) => next = more,
+                        None => break None,
+                    }
+                };
+                let mut ended_at_once = false;
+                for (request, respond) in accepted_streams.drain(..) {
                     if stream::start(request, respond, &info, &ctx, &streams) {
                         busy = true;
+                    } else {
+                        ended_at_once = true;
                     }
                 }
-                Some(Err(error)) => {
-                    log_error(&error);
-                    break;
+                if ended_at_once {
+                    last_done = Some(Instant::now());
+                    // Their responses are queued; the next accept writes
+                    // them. Other connections get their turn first, so that
+                    // the client (which may be waiting on all of them) is
+                    // woken once for several connections' responses, not once for each.
+                    let_others_run().await;
                 }
-                None => break,
-            },
+                match closed {
+                    Some(Some(error)) => {
+                        log_error(&error);
+                        break;
+                    }
+                    Some(None) => break,
+                    None => {}
+                }
+            }
         }
     }
     // Dropping the connection fails whatever the open streams still wait for.
@@ -150,6 +201,24 @@ pub(crate) async fn serve<I>(
         tracing::debug!("cancelling HTTP/2 streams still running after the connection closed");
         streams.cancel();
     }
+}
+
+/// Lets the tasks already queued on this thread run before this one goes on.
+///
+/// Not `tokio::task::yield_now`, which waits for the next poll of the I/O
+/// driver (an extra `epoll_wait` each time): the connections that the last
+/// poll found ready are queued already, and they are the ones to let through.
+async fn let_others_run() {
+    let mut yielded = false;
+    poll_fn(|cx| {
+        if yielded {
+            return Poll::Ready(());
+        }
+        yielded = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    })
+    .await;
 }
 
 /// How long apps of a closed connection may run on before they are cancelled.

@@ -26,11 +26,15 @@ use crate::protocol::{ConnInfo, ServiceContext};
 use crate::stall;
 
 /// Starts one stream: answers it at once if a limit turns it away, else
-/// builds its scope and spawns the task that runs the app on it and ends
-/// the stream. Returns whether it spawned one.
+/// builds its scope and runs the app on it. Returns whether it spawned a
+/// task for the stream.
 ///
-/// The work that needs the request is done here, so that the task holds
-/// only a few handles: spawning moves it, and a small task is cheap to move.
+/// Eager, as Python's eager tasks: the app's first poll runs here, in the
+/// connection's task, with a waker that does nothing. Most apps finish in it
+/// (their response fits the send window), and then the stream needs no task
+/// of its own: no task allocation, scheduling or join. An app that waits is
+/// moved into a task, whose first poll leaves the task's waker wherever the
+/// no-op one was left (a future registers the waker of its latest poll).
 pub(super) fn start(
     request: http::Request<RecvStream>,
     mut respond: SendResponse<Bytes>,
@@ -74,50 +78,82 @@ pub(super) fn start(
         line.client = scope.client;
     }
     let stall_label = stall::label(&scope.method, &scope.target.raw_path);
-    // The scope and label are parked in the shared state, not kept in the
-    // task's future: the task is moved a few times on its way in, and a
-    // small one is cheap to move (and one over glibc's small-chunk size,
-    // about 1 KiB, takes its slow path).
     let shared = Arc::new(Stream {
-        state: Mutex::new(State::new(
-            body,
-            respond,
-            (scope, stall_label),
-            expect_continue,
-            ctx,
-        )),
+        state: Mutex::new(State::new(body, respond, &scope, expect_continue, ctx)),
+        in_flight: service::enter_in_flight(ctx),
         ctx: ctx.clone(),
     });
-    let ctx = ctx.clone();
-    tasks.spawn(move || async move {
-        let outcome = {
-            let _in_flight = service::count_in_flight(&ctx);
-            let (scope, stall_label) = shared
-                .lock()
-                .parked
-                .take()
-                .expect("the scope is parked once, taken once");
-            let receiver = Receiver::new(shared.clone());
-            let sender = Sender::new(shared.clone());
-            // The app's future is made here, in the task that polls and
-            // drops it: with many streams accepted at once, making them all
-            // up front would allocate them all before the first is freed.
-            let call = AssertUnwindSafe(|| ctx.app.call(Scope::Http(scope), receiver, sender));
-            match std::panic::catch_unwind(call) {
-                Ok(call) => stall::track(stall_label, AssertUnwindSafe(call).catch_unwind()).await,
-                Err(panic) => Err(panic),
-            }
-        };
-        if matches!(outcome, Ok(Ok(()))) {
-            // A body the app queued without waiting for it (a send future it
-            // dropped, say) still goes out; a failed response is reset instead.
-            let _ = poll_fn(|cx| shared.lock().poll_flush(cx)).await;
+    let receiver = Receiver::new(shared.clone());
+    let sender = Sender::new(shared.clone());
+    let call = AssertUnwindSafe(|| ctx.app.call(Scope::Http(scope), receiver, sender));
+    let mut run = match std::panic::catch_unwind(call) {
+        Ok(app) => AssertUnwindSafe(stall::Tracked::new(stall_label, app)).catch_unwind(),
+        Err(panic) => return end(shared, Err(panic), access, ctx, tasks),
+    };
+    match (&mut run).now_or_never() {
+        Some(outcome) => end(shared, outcome, access, ctx, tasks),
+        None => {
+            let ctx = ctx.clone();
+            tasks.spawn(move || async move {
+                let outcome = run.await;
+                finish(&shared, outcome, access.as_deref(), &ctx).await;
+            });
+            true
         }
-        if let Some(status) = shared.lock().finish(&outcome, &ctx) {
-            log_access(access.as_deref(), status);
-        }
-    });
-    true
+    }
+}
+
+/// Ends a stream whose app returned (or failed) during [`start`]: at once
+/// when its response is out, else in a task that waits for send capacity.
+/// Returns whether it spawned one.
+fn end(
+    shared: Arc<Stream>,
+    outcome: service::Outcome,
+    access: Option<Box<AccessLine>>,
+    ctx: &Arc<ServiceContext>,
+    tasks: &StreamTasks,
+) -> bool {
+    if matches!(outcome, Ok(Ok(())))
+        && poll_fn(|cx| shared.lock().poll_flush(cx))
+            .now_or_never()
+            .is_none()
+    {
+        let ctx = ctx.clone();
+        tasks.spawn(move || async move {
+            finish(&shared, outcome, access.as_deref(), &ctx).await;
+        });
+        return true;
+    }
+    close(&shared, &outcome, access.as_deref(), ctx);
+    false
+}
+
+/// Ends the stream after the app returned, failed or panicked.
+async fn finish(
+    shared: &Stream,
+    outcome: service::Outcome,
+    access: Option<&AccessLine>,
+    ctx: &ServiceContext,
+) {
+    if matches!(outcome, Ok(Ok(()))) {
+        // A body the app queued without waiting for it (a send future it
+        // dropped, say) still goes out; a failed response is reset instead.
+        let _ = poll_fn(|cx| shared.lock().poll_flush(cx)).await;
+    }
+    close(shared, &outcome, access, ctx);
+}
+
+/// Closes the stream's response (a 500 or a reset if the app left it
+/// unfinished) and logs its access line.
+fn close(
+    shared: &Stream,
+    outcome: &service::Outcome,
+    access: Option<&AccessLine>,
+    ctx: &ServiceContext,
+) {
+    if let Some(status) = shared.lock().finish(outcome, ctx) {
+        log_access(access, status);
+    }
 }
 
 /// What the access line of a stream needs from its request (boxed: only
@@ -201,7 +237,17 @@ impl BodyQueue {
 /// The stream state shared by the stream task and the app's handles.
 struct Stream {
     state: Mutex<State>,
+    /// Counted in `--limit-concurrency`'s in-flight requests until dropped.
+    in_flight: bool,
     ctx: Arc<ServiceContext>,
+}
+
+impl Drop for Stream {
+    fn drop(&mut self) {
+        if self.in_flight {
+            service::leave_in_flight(&self.ctx);
+        }
+    }
 }
 
 impl Stream {
@@ -222,9 +268,6 @@ enum Respond {
 }
 
 struct State {
-    /// The stream's scope and stall label, from [`start`] until the task
-    /// hands them to the app and the stall detector.
-    parked: Option<(HttpScope, Option<stall::Label>)>,
     recv: RecvStream,
     /// The whole request body has been handed to the app.
     body_done: bool,
@@ -262,14 +305,13 @@ impl State {
     fn new(
         recv: RecvStream,
         respond: SendResponse<Bytes>,
-        parked: (HttpScope, Option<stall::Label>),
+        scope: &HttpScope,
         expect_continue: bool,
         ctx: &ServiceContext,
     ) -> Self {
         Self {
-            response: HttpResponseState::new(&parked.0.extensions),
-            is_head: parked.0.method == Method::HEAD,
-            parked: Some(parked),
+            response: HttpResponseState::new(&scope.extensions),
+            is_head: scope.method == Method::HEAD,
             recv,
             body_done: false,
             body_received: 0,
