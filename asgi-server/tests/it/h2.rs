@@ -450,6 +450,117 @@ async fn app_error_before_start_is_500_and_after_start_resets_the_stream() {
 }
 
 #[tokio::test]
+async fn panics_and_empty_returns_are_500_and_the_connection_goes_on() {
+    // Each fails in the app's first poll, the one run in the connection's task.
+    let app = app_fn(|scope, _receive, send| {
+        let path = match &scope {
+            Scope::Http(scope) => scope.path().to_owned(),
+            _ => String::new(),
+        };
+        if path == "/panic-in-call" {
+            panic!("boom in call");
+        }
+        async move {
+            match path.as_str() {
+                "/panic" => panic!("boom in poll"),
+                "/empty" => Ok(()),
+                _ => {
+                    send.send(HttpSend::start(StatusCode::OK, text_headers()))
+                        .await?;
+                    send.send(HttpSend::body("ok")).await?;
+                    Ok(())
+                }
+            }
+        }
+    });
+    let server = support::serve(app).await;
+    let mut client = connect(server.addr).await;
+
+    let mut statuses = Vec::new();
+    for path in ["/panic", "/panic-in-call", "/empty", "/ok"] {
+        let mut res = send(&mut client, request(Method::GET, path)).await;
+        let text = String::from_utf8(body(res.body_mut()).await).unwrap();
+        statuses.push((path, res.status().as_u16(), text));
+    }
+
+    assert_eq!(
+        statuses,
+        [
+            ("/panic", 500, "Internal Server Error".to_owned()),
+            ("/panic-in-call", 500, "Internal Server Error".to_owned()),
+            ("/empty", 500, "Internal Server Error".to_owned()),
+            ("/ok", 200, "ok".to_owned()),
+        ]
+    );
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn limit_concurrency_counts_open_streams_and_frees_them_when_they_end() {
+    let release = Arc::new(Notify::new());
+    let app = {
+        let release = release.clone();
+        app_fn(move |scope, _receive, send| {
+            let release = release.clone();
+            async move {
+                let Scope::Http(scope) = scope else {
+                    return Err("http only".into());
+                };
+                if scope.path() == "/hold" {
+                    release.notified().await;
+                }
+                send.send(HttpSend::start(StatusCode::OK, text_headers()))
+                    .await?;
+                send.send(HttpSend::body("ok")).await?;
+                Ok(())
+            }
+        })
+    };
+    let mut config = support::config();
+    config.limit_concurrency = Some(2);
+    let server = support::serve_with(config, app).await;
+    let mut client = connect(server.addr).await;
+
+    // Many quick streams, each ended in its first poll: none stays counted.
+    for _ in 0..20 {
+        let res = send(&mut client, request(Method::GET, "/")).await;
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+    // Two held streams reach the limit of two in flight: the next is refused.
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut ready = client.clone().ready().await.unwrap();
+        let (response, _) = ready
+            .send_request(request(Method::GET, "/hold"), true)
+            .unwrap();
+        held.push(response);
+    }
+    let refused = tokio::time::timeout(LIMIT, async {
+        loop {
+            let res = send(&mut client, request(Method::GET, "/")).await;
+            if res.status() == StatusCode::SERVICE_UNAVAILABLE {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    release.notify_waiters();
+    for response in held {
+        let res = tokio::time::timeout(LIMIT, response)
+            .await
+            .expect("held stream in time")
+            .expect("held stream");
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+    let after = send(&mut client, request(Method::GET, "/")).await;
+
+    assert!(refused.is_ok(), "no 503 while two streams were held");
+    assert_eq!(after.status(), StatusCode::OK);
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
 async fn graceful_shutdown_sends_goaway_and_finishes_the_open_stream() {
     let release = Arc::new(Notify::new());
     let (started_tx, mut started) = mpsc::unbounded_channel::<()>();
