@@ -62,8 +62,9 @@ impl StreamTasks {
         }
     }
 
-    /// Spawns one stream's whole run as its own task: the future `make`
-    /// returns, made in the task.
+    /// Spawns the rest of one stream's run (an app that waited in its first
+    /// poll, or a response still waiting for send capacity) as its own task:
+    /// the future `make` returns, made in the task.
     ///
     /// Made there, not passed in: a future moved into the task's own would
     /// take its room twice there (as captured, and as pinned for polling),
