@@ -16,6 +16,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::LifespanMode;
 use crate::error::Error;
+use crate::protocol::call_app;
 
 /// The app's lifespan task after startup.
 #[derive(Debug)]
@@ -47,7 +48,8 @@ impl Lifespan {
         let namespace = LifespanState::new();
         let channel = Arc::new(Channel::default());
         channel.push(LifespanReceive::Startup);
-        let call = app.call(
+        let call = call_app(
+            app,
             Scope::Lifespan(LifespanScope::new(namespace.clone())),
             Receiver::new(channel.clone()),
             Sender::new(channel.clone()),

@@ -3,8 +3,8 @@
 //!
 //! Two probes feed one watchdog thread:
 //!
-//! - Each runtime thread has a slot. The HTTP/1.1 connection wraps the app
-//!   future in [`track`] (an HTTP/2 stream in [`Tracked`]), which marks the slot "polling request N" for the
+//! - Each runtime thread has a slot. The HTTP/1.1 connection and the HTTP/2
+//!   stream wrap the app future in [`Tracked`], which marks the slot "polling request N" for the
 //!   length of each poll: two plain atomic stores per poll, and the request's
 //!   label (`METHOD target`, cut to [`LABEL_BYTES`]) copied into the slot's
 //!   words under a sequence lock when a poll of another request ran there
@@ -17,8 +17,8 @@
 //!   whole runtime; the slots catch a single stuck thread.
 
 use std::collections::HashMap;
-use std::future::{Future, poll_fn};
-use std::pin::{Pin, pin};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::task::{Context, Poll};
@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::Method;
 
-/// Whether a watchdog runs in this process; [`track`] does nothing otherwise.
+/// Whether a watchdog runs in this process; [`Tracked`] does nothing otherwise.
 static ENABLED: AtomicBool = AtomicBool::new(false);
 
 /// Every runtime thread's slot, for the watchdog to scan.
@@ -162,7 +162,7 @@ impl std::fmt::Debug for Label {
     }
 }
 
-/// The label [`track`] shows for a request, if a watchdog runs (else `None`,
+/// The label [`Tracked`] shows for a request, if a watchdog runs (else `None`,
 /// so that a disabled detector costs nothing per request).
 pub(crate) fn label(method: &Method, target: &Bytes) -> Option<Label> {
     ENABLED
@@ -170,23 +170,9 @@ pub(crate) fn label(method: &Method, target: &Bytes) -> Option<Label> {
         .then(|| Label::new(method, target))
 }
 
-/// Polls `future` (the app handling the request `label` names), marking
-/// this thread's slot while each poll runs.
-pub(crate) async fn track<F: Future>(label: Option<Label>, future: F) -> F::Output {
-    let Some(label) = label else {
-        return future.await;
-    };
-    let id = request_id();
-    let mut future = pin!(future);
-    poll_fn(|cx| {
-        let _polling = Polling::enter(id, &label);
-        future.as_mut().poll(cx)
-    })
-    .await
-}
-
-/// [`track`] as a value: a request's future and its label, which can be
-/// polled in place and then moved (so its future must be `Unpin`).
+/// A request's future (the app handling it) and its label: each poll marks
+/// this thread's slot while it runs. It can be polled in place and then
+/// moved, so the future must be `Unpin` (an app's boxed future is).
 pub(crate) struct Tracked<F> {
     id: u64,
     label: Option<Label>,
@@ -533,9 +519,12 @@ mod tests {
             seen
         });
 
-        runtime.block_on(track(label(&Method::POST, &target), async {
-            std::thread::sleep(Duration::from_millis(250));
-        }));
+        runtime.block_on(Tracked::new(
+            label(&Method::POST, &target),
+            Box::pin(async {
+                std::thread::sleep(Duration::from_millis(250));
+            }),
+        ));
         runtime.block_on(async { tokio::time::sleep(Duration::from_millis(100)).await });
         let during_request: Vec<Stall> = stalls.try_iter().collect();
         runtime.block_on(async {

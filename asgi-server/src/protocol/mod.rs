@@ -9,7 +9,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize};
 
-use asgi_core::{Scheme, ServerAddr, SharedApp, State, TlsInfo};
+use asgi_core::{
+    App, AppFuture, Receiver, Scheme, Scope, Sender, ServerAddr, SharedApp, State, TlsInfo,
+};
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 
@@ -43,6 +45,23 @@ pub(crate) struct ServiceContext {
 impl std::fmt::Debug for ServiceContext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServiceContext").finish_non_exhaustive()
+    }
+}
+
+/// Calls `app`. A panic while it makes its future (in `call` itself, before
+/// there is a future to poll) comes back as a future that panics with the
+/// same payload when polled: every caller's `catch_unwind` around the polls
+/// then handles it as it handles a panic in a poll (a 500, a failed startup).
+pub(crate) fn call_app(
+    app: &SharedApp,
+    scope: Scope,
+    receive: Receiver,
+    send: Sender,
+) -> AppFuture {
+    let call = std::panic::AssertUnwindSafe(|| app.call(scope, receive, send));
+    match std::panic::catch_unwind(call) {
+        Ok(future) => future,
+        Err(panic) => Box::pin(async move { std::panic::resume_unwind(panic) }),
     }
 }
 

@@ -523,6 +523,35 @@ async fn app_error_before_start_is_500_and_the_connection_stays_usable() {
 }
 
 #[tokio::test]
+async fn app_panic_in_call_itself_is_500_and_the_connection_goes_on() {
+    // The app panics while making its future, before there is one to poll.
+    let app = app_fn(|scope, _receive, send| {
+        if matches!(&scope, Scope::Http(scope) if scope.path() == "/panic") {
+            panic!("app panicked in call on purpose");
+        }
+        async move {
+            send.send(HttpSend::start(StatusCode::OK, text_headers()))
+                .await?;
+            send.send(HttpSend::body("fine")).await?;
+            Ok(())
+        }
+    });
+    let server = support::serve(app).await;
+
+    let reply = roundtrip(
+        server.addr,
+        b"GET /panic HTTP/1.1\r\nHost: t\r\n\r\nGET /ok HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+
+    let responses = parse_responses(&reply);
+    assert_eq!(responses.len(), 2, "{}", show(&reply));
+    assert_eq!(responses[0].status, 500);
+    assert_eq!(responses[1].text(), "fine");
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
 async fn app_panic_before_start_is_500_and_other_requests_are_unaffected() {
     let app = app_fn(|scope, _receive, send| async move {
         let Scope::Http(scope) = scope else {

@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use asgi_core::{HttpSend, LifespanReceive, LifespanSend, ReceiveEvent, Scope, app_fn};
+use asgi_core::{App, HttpSend, LifespanReceive, LifespanSend, ReceiveEvent, Scope, app_fn};
 use asgi_server::LifespanMode;
 use http::StatusCode;
 
@@ -144,6 +144,39 @@ async fn on_mode_makes_a_lifespan_error_fatal() {
         .await
         .unwrap();
 
+    assert!(result.unwrap_err().is_lifespan());
+}
+
+/// Serves `hello /` over HTTP, and panics in `call` (before it has a
+/// future) for the lifespan scope.
+fn panics_in_lifespan_call() -> impl asgi_core::App {
+    let hello = support::hello();
+    app_fn(move |scope, receive, send| {
+        if matches!(scope, Scope::Lifespan(_)) {
+            panic!("panicked in call on purpose");
+        }
+        hello.call(scope, receive, send)
+    })
+}
+
+#[tokio::test]
+async fn panic_in_lifespan_call_is_tolerated_in_auto_mode_and_fatal_in_on_mode() {
+    let auto = support::serve_with(config(LifespanMode::Auto), panics_in_lifespan_call()).await;
+    let reply = roundtrip(
+        auto.addr,
+        b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    auto.stop().await.unwrap();
+    let on = asgi_server::Server::new(config(LifespanMode::On))
+        .bind()
+        .await
+        .unwrap();
+    let result = tokio::time::timeout(support::LIMIT, on.serve(panics_in_lifespan_call()))
+        .await
+        .unwrap();
+
+    assert_eq!(parse_responses(&reply)[0].text(), "hello /");
     assert!(result.unwrap_err().is_lifespan());
 }
 

@@ -389,6 +389,30 @@ async fn app_returning_before_accept_is_500() {
 }
 
 #[tokio::test]
+async fn app_panicking_in_call_is_500_and_the_server_goes_on() {
+    let app = app_fn(|scope, receive, send| {
+        if matches!(&scope, Scope::WebSocket(_)) {
+            panic!("panicked in call on purpose");
+        }
+        async move {
+            drop((receive, send));
+            Ok(())
+        }
+    });
+    let server = start(app).await;
+
+    let first = roundtrip(server.addr, &upgrade_request("13")).await;
+    let second = roundtrip(server.addr, &upgrade_request("13")).await;
+
+    for reply in [first, second] {
+        assert!(
+            reply.starts_with("HTTP/1.1 500 Internal Server Error\r\n"),
+            "{reply}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn shutdown_while_the_app_holds_the_handshake_is_503() {
     let (tx, mut reports) = mpsc::unbounded_channel();
     let app = app_fn(move |_scope, receive, _send| {

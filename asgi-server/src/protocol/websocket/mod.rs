@@ -41,7 +41,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use self::app_task::AppTask;
 use self::conn::Connection;
 use self::shared::Shared;
-use crate::protocol::ServiceContext;
+use crate::protocol::{ServiceContext, call_app};
 use crate::shutdown::Shutdown;
 
 /// WebSocket settings (`--ws-*` options).
@@ -141,7 +141,7 @@ pub(crate) async fn serve<I>(
     let shared = Arc::new(Shared::new(&scope.extensions, config.max_queue));
     let receiver = Receiver::new(shared.clone());
     let sender = Sender::new(shared.clone());
-    let future = service.app.call(Scope::WebSocket(scope), receiver, sender);
+    let future = call_app(&service.app, Scope::WebSocket(scope), receiver, sender);
     let connection = Connection::new(
         shared,
         AppTask::new(future),

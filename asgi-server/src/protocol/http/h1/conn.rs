@@ -27,7 +27,7 @@ use super::decode::RequestHead;
 use super::shared::{ConnIo, HeadPoll, HeadResult, Shared};
 use super::timer::Timer;
 use crate::protocol::http::service;
-use crate::protocol::{ConnInfo, ServiceContext, websocket};
+use crate::protocol::{ConnInfo, ServiceContext, call_app, websocket};
 use crate::shutdown::{Shutdown, ShutdownSignal};
 use crate::stall;
 
@@ -116,8 +116,10 @@ pub(crate) async fn serve<I>(
         let sender = Sender::new(shared.clone());
         let outcome = {
             let _in_flight = service::count_in_flight(&ctx);
-            let call = AssertUnwindSafe(ctx.app.call(Scope::Http(scope), receiver, sender));
-            stall::track(stall_label, call.catch_unwind()).await
+            let app = call_app(&ctx.app, Scope::Http(scope), receiver, sender);
+            AssertUnwindSafe(stall::Tracked::new(stall_label, app))
+                .catch_unwind()
+                .await
         };
 
         let (status, keep_alive, body_done) = shared

@@ -22,7 +22,7 @@ use http::{HeaderMap, Method, StatusCode};
 use super::head;
 use super::tasks::StreamTasks;
 use crate::protocol::http::service;
-use crate::protocol::{ConnInfo, ServiceContext};
+use crate::protocol::{ConnInfo, ServiceContext, call_app};
 use crate::stall;
 
 /// Starts one stream: answers it at once if a limit turns it away, else
@@ -85,11 +85,8 @@ pub(super) fn start(
     });
     let receiver = Receiver::new(shared.clone());
     let sender = Sender::new(shared.clone());
-    let call = AssertUnwindSafe(|| ctx.app.call(Scope::Http(scope), receiver, sender));
-    let mut run = match std::panic::catch_unwind(call) {
-        Ok(app) => AssertUnwindSafe(stall::Tracked::new(stall_label, app)).catch_unwind(),
-        Err(panic) => return end(shared, Err(panic), access, ctx, tasks),
-    };
+    let app = call_app(&ctx.app, Scope::Http(scope), receiver, sender);
+    let mut run = AssertUnwindSafe(stall::Tracked::new(stall_label, app)).catch_unwind();
     match (&mut run).now_or_never() {
         Some(outcome) => end(shared, outcome, access, ctx, tasks),
         None => {
