@@ -4,13 +4,13 @@
 //! Two probes feed one watchdog thread:
 //!
 //! - Each runtime thread has a slot. The HTTP/1.1 connection and the HTTP/2
-//!   stream wrap the app future in [`Tracked`], which marks the slot "polling request N" for the
-//!   length of each poll: two plain atomic stores per poll, and the request's
-//!   label (`METHOD target`, cut to [`LABEL_BYTES`]) copied into the slot's
-//!   words under a sequence lock when a poll of another request ran there
-//!   last: no lock, allocation or reference count per request. A poll that
-//!   lasts past the threshold is a stall, and the slot says which request
-//!   caused it and on which thread.
+//!   stream wrap the app future in [`Tracked`], which marks the slot
+//!   "polling request N" for the length of each poll: two plain atomic stores
+//!   per poll, and the request's label (`METHOD target`, cut to
+//!   [`LABEL_BYTES`]) copied into the slot's words under a sequence lock when
+//!   a poll of another request ran there last: no lock, allocation or
+//!   reference count per request. A poll that lasts past the threshold is a
+//!   stall, and the slot says which request caused it and on which thread.
 //! - A tick task on the runtime records when it last ran, so a stall outside
 //!   any request (lifespan, a WebSocket app, a background task) is still seen,
 //!   unnamed. On a multi-thread runtime the tick only catches a stall of the
