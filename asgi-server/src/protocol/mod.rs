@@ -65,6 +65,15 @@ pub(crate) fn call_app(
     }
 }
 
+/// The message of a caught panic, for the log.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(non-string panic payload)")
+}
+
 /// What is known about a connection before its first byte is read.
 #[derive(Debug, Clone)]
 pub(crate) struct ConnInfo {

@@ -9,7 +9,7 @@ use asgi_core::{BoxError, Headers, HttpVersion, SendError};
 use http::StatusCode;
 use http::header::{self, HeaderName, HeaderValue};
 
-use crate::protocol::ServiceContext;
+use crate::protocol::{ServiceContext, panic_message};
 
 /// The name sent in `server:` unless `--no-server-header`.
 pub(crate) const SERVER_NAME: &str = "asgi-server";
@@ -100,11 +100,7 @@ pub(crate) fn report(outcome: &Outcome, finished: bool, started: bool) {
             }
         }
         Err(panic) => {
-            let message = panic
-                .downcast_ref::<&str>()
-                .copied()
-                .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-                .unwrap_or("(non-string panic payload)");
+            let message = panic_message(&**panic);
             tracing::error!("ASGI application panicked: {message}");
         }
     }

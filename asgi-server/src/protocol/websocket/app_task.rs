@@ -7,6 +7,7 @@ use std::task::Context;
 use asgi_core::{AppFuture, BoxError, SendError};
 
 use super::shared::Shared;
+use crate::protocol::panic_message;
 
 /// How the app ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,11 +65,7 @@ impl AppTask {
                 Outcome::Failed
             }
             Err(panic) => {
-                let message = panic
-                    .downcast_ref::<&str>()
-                    .copied()
-                    .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-                    .unwrap_or("(no message)");
+                let message = panic_message(&*panic);
                 tracing::error!("ASGI application panicked: {message}");
                 Outcome::Failed
             }

@@ -11,6 +11,8 @@ use std::task::{Context, Poll, Waker};
 use futures_util::FutureExt;
 use futures_util::task::AtomicWaker;
 
+use crate::protocol::panic_message;
+
 /// The stream tasks of one connection.
 ///
 /// What a `JoinSet` would give, for less per stream. The tasks are detached
@@ -83,11 +85,7 @@ impl StreamTasks {
             // The app's own panics are caught around it; this catches ours.
             let mut stream = pin!(AssertUnwindSafe(make()).catch_unwind());
             if let Some(Err(panic)) = poll_fn(|cx| member.poll(stream.as_mut(), cx)).await {
-                let message = panic
-                    .downcast_ref::<&str>()
-                    .copied()
-                    .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-                    .unwrap_or("(non-string panic payload)");
+                let message = panic_message(&*panic);
                 tracing::error!("HTTP/2 stream task panicked: {message}");
             }
         }));
