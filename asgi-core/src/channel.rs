@@ -44,6 +44,28 @@ pub trait SendHandle: Send + Sync {
     ///
     /// [`SendError::Disconnected`] if the peer left before that.
     fn poll_flush(&self, cx: &mut Context<'_>) -> Poll<Result<(), SendError>>;
+
+    /// One poll of [`Sender::send`]'s future: sends `event` if it is still
+    /// `Some` (taking it), then polls the flush.
+    ///
+    /// The provided method calls [`start_send`](Self::start_send) and then
+    /// [`poll_flush`](Self::poll_flush). A server whose two calls each take
+    /// a lock can override it to do both under one (asgi-server does).
+    ///
+    /// # Errors
+    ///
+    /// Those of [`start_send`](Self::start_send) and
+    /// [`poll_flush`](Self::poll_flush).
+    fn poll_send(
+        &self,
+        event: &mut Option<SendEvent>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), SendError>> {
+        if let Some(event) = event.take() {
+            self.start_send(event)?;
+        }
+        self.poll_flush(cx)
+    }
 }
 
 /// The app's `receive` callable.
@@ -151,9 +173,7 @@ impl Future for SendFuture<'_> {
     type Output = Result<(), SendError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        if let Some(event) = self.event.take() {
-            self.sender.handle.start_send(event)?;
-        }
-        self.sender.handle.poll_flush(cx)
+        let this = &mut *self;
+        this.sender.handle.poll_send(&mut this.event, cx)
     }
 }

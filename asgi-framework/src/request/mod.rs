@@ -399,6 +399,14 @@ impl Request {
 /// `path` without its `root_path` prefix (Starlette's `get_route_path`).
 pub(crate) fn route_path<'a>(path: &'a str, root_path: &str) -> &'a str {
     let root = root_path.trim_end_matches('/');
+    // The common case, an app served at the top. Not only a shortcut: an
+    // empty `String`'s pointer is dangling, and glibc's AVX-512 `memcmp`
+    // (what `strip_prefix` calls) does a masked load from it that the CPU
+    // handles with a fault-suppression assist, about 100 ns per request
+    // under `perf` (1.5% of `GET /json`'s CPU).
+    if root.is_empty() {
+        return path;
+    }
     match path.strip_prefix(root) {
         Some("") => "/",
         Some(rest) if rest.starts_with('/') => rest,

@@ -1,6 +1,7 @@
 //! Protocol implementations: HTTP/1.1, HTTP/2 and WebSocket, and the
 //! per-connection dispatch between them.
 
+pub(crate) mod handle_lock;
 pub(crate) mod http;
 pub(crate) mod prefixed;
 pub(crate) mod websocket;
@@ -104,6 +105,7 @@ pub(crate) async fn serve_connection<I>(
         HttpMode::H2 => http::h2::serve(io, info, ctx, shutdown).await,
         HttpMode::Auto => {
             let mut io = io;
+            let accepted = tokio::time::Instant::now();
             let timeout = ctx.config.timeout_request_head;
             let mut waiting = shutdown.clone();
             let sniffed = {
@@ -112,10 +114,13 @@ pub(crate) async fn serve_connection<I>(
                 tokio::select! {
                 sniffed = &mut sniff => sniffed,
                 () = waiting.wait() => {
-                    // Accepted before shutdown began: as HTTP/1.1 does, give the
-                    // client a short grace to send its first request, which is
-                    // then served with `Connection: close`.
-                    match tokio::time::timeout(http::h1::conn::FIRST_REQUEST_GRACE, &mut sniff).await {
+                    // Accepted just before shutdown began: as HTTP/1.1 does,
+                    // give the client a short grace, counted from the accept,
+                    // to send its first request, which is then served with
+                    // `Connection: close`. A connection silent for longer (a
+                    // client's spare pooled one) closes at once.
+                    let grace_end = accepted + http::h1::conn::FIRST_REQUEST_GRACE;
+                    match tokio::time::timeout_at(grace_end, &mut sniff).await {
                         Ok(sniffed) => sniffed,
                         Err(_) => return,
                     }

@@ -1288,3 +1288,48 @@ async fn a_descriptor_that_is_not_a_listener_is_a_bind_error() {
             .is_config()
     );
 }
+
+/// The app streams its body from a task on another runtime thread while its
+/// own future waits on `receive` for a disconnect: both lock the connection
+/// state at once, from two threads, for the whole response.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_may_send_from_another_thread_while_it_receives() {
+    const CHUNKS: usize = 2_000;
+    let app = app_fn(|_scope, receive, send| async move {
+        send.send(HttpSend::start(StatusCode::OK, text_headers()))
+            .await?;
+        let sender = tokio::spawn(async move {
+            for i in 0..CHUNKS {
+                send.send(HttpSend::chunk(format!("{i:05}\n"))).await?;
+            }
+            send.send(HttpSend::body("")).await
+        });
+        let disconnect = async {
+            loop {
+                if let ReceiveEvent::Http(HttpReceive::Disconnect) = receive.receive().await? {
+                    return Ok::<_, asgi_core::ReceiveError>(());
+                }
+            }
+        };
+        tokio::select! {
+            sent = sender => sent??,
+            received = disconnect => received?,
+        }
+        Ok(())
+    });
+    let server = support::serve(app).await;
+    let client = reqwest::Client::new();
+
+    for _ in 0..3 {
+        let res = client
+            .get(format!("http://{}/", server.addr))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        let body = res.text().await.unwrap();
+        let expected: String = (0..CHUNKS).map(|i| format!("{i:05}\n")).collect();
+        assert_eq!(body, expected);
+    }
+    server.stop().await.unwrap();
+}

@@ -251,3 +251,38 @@ async fn silent_connection_accepted_before_shutdown_does_not_hold_it_up() {
         started.elapsed()
     );
 }
+
+/// How long asgi-server waits for the first request of a connection accepted
+/// just before shutdown.
+const FIRST_REQUEST_GRACE: Duration = Duration::from_secs(1);
+
+#[tokio::test]
+async fn connection_silent_since_long_before_shutdown_is_closed_at_once() {
+    // A client's spare pooled connection: opened, never used. HTTP clients
+    // race a new connection against a busy one and keep the loser. Both the
+    // protocol sniffing of `--http auto` and HTTP/1.1 itself wait for it.
+    for mode in [asgi_server::HttpMode::Auto, asgi_server::HttpMode::H1] {
+        let mut config = support::config();
+        config.http = mode;
+        let server = support::serve_with(config, support::hello()).await;
+        let mut spare = TcpStream::connect(server.addr).await.unwrap();
+        tokio::time::sleep(FIRST_REQUEST_GRACE + Duration::from_millis(200)).await;
+        let started = Instant::now();
+
+        server.handle.shutdown();
+        let rest = read_to_close(&mut spare).await;
+        tokio::time::timeout(LIMIT, server.task)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+
+        assert!(rest.is_empty());
+        // No grace: that is for connections accepted just before the shutdown.
+        assert!(
+            started.elapsed() < FIRST_REQUEST_GRACE / 2,
+            "{mode:?}: {:?}",
+            started.elapsed()
+        );
+    }
+}

@@ -9,7 +9,6 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 
 use asgi_core::http::HeaderValue;
@@ -19,10 +18,12 @@ use asgi_core::{
     SendHandle, WebSocketReceive, WebSocketSend,
 };
 
+use crate::protocol::handle_lock::{HandleGuard, HandleLock};
+
 /// The per-connection state behind the app's `receive` and `send`.
 #[derive(Debug)]
 pub(super) struct Shared {
-    inner: Mutex<Inner>,
+    inner: HandleLock<Inner>,
     /// The connection is polling the app right now and checks the queues
     /// right after. Outside the lock: it is set and cleared on every poll.
     ///
@@ -65,7 +66,7 @@ impl Shared {
         let mut inbox = VecDeque::with_capacity(4);
         inbox.push_back(WebSocketReceive::Connect);
         Self {
-            inner: Mutex::new(Inner {
+            inner: HandleLock::new(Inner {
                 protocol: WebSocketState::new(extensions),
                 inbox,
                 max_queue: max_queue.max(1),
@@ -102,10 +103,8 @@ impl Shared {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        // Nothing panics while holding the lock; if it ever did, the data
-        // is still consistent enough to finish the connection.
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> HandleGuard<'_, Inner> {
+        self.inner.lock()
     }
 
     /// Remembers the connection task's waker, for sends from other tasks.
@@ -213,40 +212,70 @@ impl ReceiveHandle for Shared {
     }
 }
 
-impl SendHandle for Shared {
-    fn start_send(&self, event: SendEvent) -> Result<(), SendError> {
-        let event = match event {
-            SendEvent::WebSocket(event) => event,
-            other => {
-                return Err(ProtocolError::WrongScope {
-                    scope: "websocket",
-                    received: other.kind(),
-                }
-                .into());
-            }
-        };
-        check_content(&event)?;
-        let mut inner = self.lock();
+impl Shared {
+    /// Checks `event` and queues it for the connection, under the lock.
+    fn queue(&self, inner: &mut Inner, event: WebSocketSend) -> Result<(), SendError> {
         inner.protocol.check(&event)?;
         if inner.gone {
             return Err(SendError::Disconnected);
         }
         inner.outbox.push_back(event);
-        self.wake_connection(&inner);
+        self.wake_connection(inner);
         Ok(())
+    }
+}
+
+/// Whether everything queued has gone out, under the lock.
+fn poll_sent(inner: &mut Inner, cx: &mut Context<'_>) -> Poll<Result<(), SendError>> {
+    if inner.outbox.is_empty() && !inner.in_flight {
+        return Poll::Ready(if inner.lost {
+            Err(SendError::Disconnected)
+        } else {
+            Ok(())
+        });
+    }
+    inner.senders.register(cx.waker());
+    Poll::Pending
+}
+
+/// The WebSocket message in `event`, checked for what the wire needs.
+fn websocket_event(event: SendEvent) -> Result<WebSocketSend, SendError> {
+    let event = match event {
+        SendEvent::WebSocket(event) => event,
+        other => {
+            return Err(ProtocolError::WrongScope {
+                scope: "websocket",
+                received: other.kind(),
+            }
+            .into());
+        }
+    };
+    check_content(&event)?;
+    Ok(event)
+}
+
+impl SendHandle for Shared {
+    fn start_send(&self, event: SendEvent) -> Result<(), SendError> {
+        let event = websocket_event(event)?;
+        self.queue(&mut self.lock(), event)
     }
 
     fn poll_flush(&self, cx: &mut Context<'_>) -> Poll<Result<(), SendError>> {
+        poll_sent(&mut self.lock(), cx)
+    }
+
+    /// `start_send` and `poll_flush` under one lock.
+    fn poll_send(
+        &self,
+        event: &mut Option<SendEvent>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), SendError>> {
+        let event = event.take().map(websocket_event).transpose()?;
         let mut inner = self.lock();
-        if inner.outbox.is_empty() && !inner.in_flight {
-            return Poll::Ready(if inner.lost {
-                Err(SendError::Disconnected)
-            } else {
-                Ok(())
-            });
+        if let Some(event) = event {
+            self.queue(&mut inner, event)?;
         }
-        inner.senders.register(cx.waker());
-        Poll::Pending
+        poll_sent(&mut inner, cx)
     }
 }
 

@@ -22,7 +22,7 @@ use http::StatusCode;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::time::Instant;
 
-use super::cycle::{self, Cycle};
+use super::cycle;
 use super::decode::RequestHead;
 use super::shared::{ConnIo, HeadPoll, HeadResult, Shared};
 use super::timer::Timer;
@@ -77,7 +77,7 @@ pub(crate) async fn serve<I>(
         )
         .await
         {
-            HeadResult::Head(head) => head,
+            HeadResult::Head(head, refused) => (head, refused),
             HeadResult::Close => break false,
             HeadResult::Error(error) => {
                 tracing::debug!(client = ?info.client, reason = error.reason(), "invalid HTTP request");
@@ -85,6 +85,7 @@ pub(crate) async fn serve<I>(
                 break true;
             }
         };
+        let (head, refused) = head;
         first = false;
 
         if head.upgrade_websocket {
@@ -96,17 +97,13 @@ pub(crate) async fn serve<I>(
             shared.with(|c| c.write_error(StatusCode::SERVICE_UNAVAILABLE));
             break true;
         }
-        let cycle = match Cycle::new(&head, ctx.config.limit_request_body) {
-            Ok(cycle) => cycle,
-            Err(status) => {
-                shared.with(|c| c.write_error(status));
-                break true;
-            }
-        };
+        if let Some(status) = refused {
+            shared.with(|c| c.write_error(status));
+            break true;
+        }
         service::count_request(&ctx);
         let access = service::access_log_enabled(&ctx)
             .then(|| (head.method.clone(), head.target.clone(), head.version));
-        shared.with(|c| c.cycle = cycle);
         let stall_label = stall::label(&head.method, &head.target);
 
         let scope = cycle::http_scope(head, &info, &ctx);
@@ -168,32 +165,18 @@ where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     S: Future<Output = ()>,
 {
-    // Pipelined requests are parsed straight from the buffer, no timer
-    // needed (one lock for the check and the parse: this runs per request).
-    let Some(buffered) = shared.with(|c| (!c.read_buf.is_empty()).then(|| c.try_parse_head()))
-    else {
-        return HeadResult::Close;
-    };
-    let empty = buffered.is_none();
-    if let Some(Some(result)) = buffered {
-        return result;
-    }
+    // Shutdown has begun: only a head already buffered is still served
+    // (or, on a fresh connection, the first request, within a grace time).
+    let read = first || !shutdown.is_shutdown();
     // A connection accepted just before shutdown began has its first request
     // on the way: closing it unread would fail a request that a HUP or a
     // recycled worker promised to serve, so it gets a moment to arrive.
     let mut grace = first && shutdown.is_shutdown();
-    if shutdown.is_shutdown() && !first {
-        return HeadResult::Close;
-    }
-    let mut idle = !first && empty;
-    let wait = if idle {
-        ctx.config.timeout_keep_alive
-    } else {
-        ctx.config.timeout_request_head
-    };
-    let deadline = Instant::now() + wait;
-    let grace_deadline = || deadline.min(Instant::now() + FIRST_REQUEST_GRACE);
-    timer.set(if grace { grace_deadline() } else { deadline });
+    let mut idle = !first;
+    // When the wait began. The timer is set only once the head is not there
+    // at the first look: a pipelined head, or one that is already readable,
+    // reads no clock and touches no timer.
+    let mut waiting_since = None;
     // A hand-written `select!`: the head first, then the timer, then the
     // shutdown signal. The timer and the signal keep the task's waker from
     // their first poll, so on later waits they are only checked (a flag
@@ -202,21 +185,43 @@ where
     poll_fn(|cx| {
         loop {
             let polled = shared
-                .with(|c| c.poll_head(cx, idle))
+                .with(|c| c.poll_head(cx, idle, read))
                 .unwrap_or(Poll::Ready(HeadPoll::Closed));
             match polled {
-                Poll::Ready(HeadPoll::Head(head)) => return Poll::Ready(HeadResult::Head(head)),
+                Poll::Ready(HeadPoll::Head(head, refused)) => {
+                    return Poll::Ready(HeadResult::Head(head, refused));
+                }
                 Poll::Ready(HeadPoll::Error(error)) => {
                     return Poll::Ready(HeadResult::Error(error));
                 }
                 Poll::Ready(HeadPoll::Closed) => return Poll::Ready(HeadResult::Close),
                 Poll::Ready(HeadPoll::Started) => {
                     idle = false;
-                    timer.set(Instant::now() + ctx.config.timeout_request_head);
+                    let now = Instant::now();
+                    waiting_since.get_or_insert(now);
+                    timer.set(now + ctx.config.timeout_request_head);
                     continue;
                 }
                 Poll::Pending => {}
             }
+            let since = match waiting_since {
+                Some(since) => since,
+                None => {
+                    let wait = if idle {
+                        ctx.config.timeout_keep_alive
+                    } else {
+                        ctx.config.timeout_request_head
+                    };
+                    let now = Instant::now();
+                    let deadline = now + wait;
+                    timer.set(if grace {
+                        deadline.min(now + FIRST_REQUEST_GRACE)
+                    } else {
+                        deadline
+                    });
+                    *waiting_since.insert(now)
+                }
+            };
             if timer.poll_expired(cx).is_ready() {
                 if idle {
                     tracing::debug!("closing idle keep-alive connection");
@@ -229,8 +234,12 @@ where
                 if !first {
                     return Poll::Ready(HeadResult::Close);
                 }
+                // The grace is for a connection accepted just before the
+                // shutdown, counted from when it began to wait (about when
+                // it was accepted): one that has been open and silent for
+                // longer (a client's spare pooled connection) closes now.
                 grace = true;
-                timer.set(grace_deadline());
+                timer.set(timer.deadline().min(since + FIRST_REQUEST_GRACE));
                 continue;
             }
             return Poll::Pending;

@@ -5,12 +5,12 @@
 use std::future::Future;
 use std::io;
 use std::pin::{Pin, pin};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use asgi_core::{
-    HttpReceive, HttpVersion, ProtocolError, ReceiveError, ReceiveEvent, ReceiveHandle, SendError,
-    SendEvent, SendHandle,
+    HttpReceive, HttpVersion, ReceiveError, ReceiveEvent, ReceiveHandle, SendError, SendEvent,
+    SendHandle,
 };
 use bytes::{BufMut, BytesMut};
 use http::StatusCode;
@@ -21,6 +21,7 @@ use super::decode::{self, HeadError, RequestHead};
 use super::encode::{self, CONTINUE, HeadContext};
 use super::output::Output;
 use crate::protocol::ServiceContext;
+use crate::protocol::handle_lock::{HandleGuard, HandleLock};
 use crate::shutdown::Shutdown;
 
 /// Write buffers below this are held back while pipelined requests are
@@ -34,27 +35,27 @@ const READ_CHUNK: usize = 8 * 1024;
 const BODY_CHUNK: usize = 64 * 1024;
 
 pub(super) enum HeadResult {
-    Head(RequestHead),
+    /// A request head, its cycle installed; or the status to refuse it with
+    /// (see [`Cycle::new`]) before the app is called.
+    Head(RequestHead, Option<StatusCode>),
     Close,
     Error(HeadError),
 }
 
 /// The connection state shared by the task and the app's handles.
 pub(crate) struct Shared<I> {
-    inner: Mutex<Option<ConnIo<I>>>,
+    inner: HandleLock<Option<ConnIo<I>>>,
 }
 
 impl<I> Shared<I> {
     pub(super) fn new(conn: ConnIo<I>) -> Self {
         Self {
-            inner: Mutex::new(Some(conn)),
+            inner: HandleLock::new(Some(conn)),
         }
     }
 
-    pub(super) fn lock(&self) -> MutexGuard<'_, Option<ConnIo<I>>> {
-        // The lock is only held by this module's code, which does not panic
-        // mid-update; a poisoned lock still holds consistent state.
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    pub(super) fn lock(&self) -> HandleGuard<'_, Option<ConnIo<I>>> {
+        self.inner.lock()
     }
 
     /// Runs `f` on the connection; `None` once it was handed off or retired.
@@ -95,7 +96,8 @@ pub(super) struct ConnIo<I> {
 }
 
 pub(super) enum HeadPoll {
-    Head(RequestHead),
+    /// As [`HeadResult::Head`].
+    Head(RequestHead, Option<StatusCode>),
     /// The first bytes of a head arrived on an idle connection.
     Started,
     Closed,
@@ -143,19 +145,21 @@ where
         encode::encode_error(self.output.dst(), status, ctx);
     }
 
-    pub(super) fn try_parse_head(&mut self) -> Option<HeadResult> {
-        match decode::parse_head(
-            &mut self.read_buf,
-            self.ctx.config.limit_request_head,
-            &mut self.scratch,
-        ) {
-            Ok(Some(head)) => Some(HeadResult::Head(head)),
-            Ok(None) => None,
-            Err(error) => Some(HeadResult::Error(error)),
-        }
-    }
-
-    pub(super) fn poll_head(&mut self, cx: &mut Context<'_>, idle: bool) -> Poll<HeadPoll> {
+    /// Polls for the next request head: parses what is buffered, else
+    /// writes what is held back and reads. A parsed head gets its cycle
+    /// installed here, under the same lock (one lock less per request).
+    ///
+    /// `idle`: nothing of this request has been seen yet, so the first bytes
+    /// of an incomplete head end the poll with [`HeadPoll::Started`] (the
+    /// caller then switches from the keep-alive to the head timeout).
+    /// `read`: whether to read from the socket; without it, anything short
+    /// of a complete buffered head is [`HeadPoll::Closed`].
+    pub(super) fn poll_head(
+        &mut self,
+        cx: &mut Context<'_>,
+        idle: bool,
+        read: bool,
+    ) -> Poll<HeadPoll> {
         loop {
             if !self.read_buf.is_empty() {
                 match decode::parse_head(
@@ -163,11 +167,23 @@ where
                     self.ctx.config.limit_request_head,
                     &mut self.scratch,
                 ) {
-                    Ok(Some(head)) => return Poll::Ready(HeadPoll::Head(head)),
+                    Ok(Some(head)) => {
+                        let refused = match Cycle::new(&head, self.ctx.config.limit_request_body) {
+                            Ok(cycle) => {
+                                self.cycle = cycle;
+                                None
+                            }
+                            Err(status) => Some(status),
+                        };
+                        return Poll::Ready(HeadPoll::Head(head, refused));
+                    }
                     Err(error) => return Poll::Ready(HeadPoll::Error(error)),
                     Ok(None) if idle => return Poll::Ready(HeadPoll::Started),
                     Ok(None) => {}
                 }
+            }
+            if !read {
+                return Poll::Ready(HeadPoll::Closed);
             }
             // Responses held back for batching go out before waiting on the client.
             if ready!(self.poll_drain(cx)).is_err() || self.eof {
@@ -352,13 +368,7 @@ where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     fn start_send(&self, event: SendEvent) -> Result<(), SendError> {
-        let SendEvent::Http(message) = event else {
-            return Err(ProtocolError::WrongScope {
-                scope: "http",
-                received: event.kind(),
-            }
-            .into());
-        };
+        let message = crate::protocol::http::http_message(event)?;
         match self.lock().as_mut() {
             Some(conn) => conn.start_send(message),
             None => Err(SendError::Disconnected),
@@ -370,5 +380,25 @@ where
             Some(conn) => conn.poll_flush(cx),
             None => Poll::Ready(Err(SendError::Disconnected)),
         }
+    }
+
+    /// `start_send` and `poll_flush` under one lock.
+    fn poll_send(
+        &self,
+        event: &mut Option<SendEvent>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), SendError>> {
+        let message = event
+            .take()
+            .map(crate::protocol::http::http_message)
+            .transpose()?;
+        let mut guard = self.lock();
+        let Some(conn) = guard.as_mut() else {
+            return Poll::Ready(Err(SendError::Disconnected));
+        };
+        if let Some(message) = message {
+            conn.start_send(message)?;
+        }
+        conn.poll_flush(cx)
     }
 }

@@ -42,6 +42,11 @@ impl Timer {
         }
     }
 
+    /// The deadline last set.
+    pub(super) fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
     fn rearm(&mut self, deadline: Instant) {
         self.armed = deadline;
         self.sleep.as_mut().reset(deadline);

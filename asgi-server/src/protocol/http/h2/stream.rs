@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use asgi_core::protocol::HttpResponseState;
@@ -21,6 +21,7 @@ use http::{HeaderMap, Method, StatusCode};
 
 use super::head;
 use super::tasks::StreamTasks;
+use crate::protocol::handle_lock::{HandleGuard, HandleLock};
 use crate::protocol::http::service;
 use crate::protocol::{ConnInfo, ServiceContext, call_app};
 use crate::stall;
@@ -79,7 +80,7 @@ pub(super) fn start(
     }
     let stall_label = stall::label(&scope.method, &scope.target.raw_path);
     let shared = Arc::new(Stream {
-        state: Mutex::new(State::new(body, respond, &scope, expect_continue, ctx)),
+        state: HandleLock::new(State::new(body, respond, &scope, expect_continue, ctx)),
         in_flight: service::enter_in_flight(ctx),
         ctx: ctx.clone(),
     });
@@ -233,7 +234,7 @@ impl BodyQueue {
 
 /// The stream state shared by the stream task and the app's handles.
 struct Stream {
-    state: Mutex<State>,
+    state: HandleLock<State>,
     /// Counted in `--limit-concurrency`'s in-flight requests until dropped.
     in_flight: bool,
     ctx: Arc<ServiceContext>,
@@ -248,9 +249,8 @@ impl Drop for Stream {
 }
 
 impl Stream {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // Only this module holds the lock and it does not panic mid-update.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> HandleGuard<'_, State> {
+        self.state.lock()
     }
 }
 
@@ -568,17 +568,28 @@ impl ReceiveHandle for Stream {
 
 impl SendHandle for Stream {
     fn start_send(&self, event: SendEvent) -> Result<(), SendError> {
-        let SendEvent::Http(message) = event else {
-            return Err(ProtocolError::WrongScope {
-                scope: "http",
-                received: event.kind(),
-            }
-            .into());
-        };
+        let message = crate::protocol::http::http_message(event)?;
         self.lock().start_send(message, &self.ctx)
     }
 
     fn poll_flush(&self, cx: &mut Context<'_>) -> Poll<Result<(), SendError>> {
         self.lock().poll_flush(cx)
+    }
+
+    /// `start_send` and `poll_flush` under one lock.
+    fn poll_send(
+        &self,
+        event: &mut Option<SendEvent>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), SendError>> {
+        let message = event
+            .take()
+            .map(crate::protocol::http::http_message)
+            .transpose()?;
+        let mut state = self.lock();
+        if let Some(message) = message {
+            state.start_send(message, &self.ctx)?;
+        }
+        state.poll_flush(cx)
     }
 }
