@@ -16,7 +16,7 @@ use crate::error::Error;
 use crate::exception::ExceptionHandlers;
 use crate::lifespan::Lifespan;
 use crate::panic::HandlerPanic;
-use crate::pool::{BlockingPool, WithPool};
+use crate::pool::{BlockingPool, WithPool, request_pool};
 use crate::request::Request;
 use crate::response::{IntoResponse, Response};
 use crate::routing::{Routed, RoutedWs, Router};
@@ -91,7 +91,7 @@ fn http(
         }
         Box::new((exceptions.clone(), scope.clone()))
     });
-    let pool = pool.clone();
+    let pool = request_pool(pool);
     match router.route_http(&scope) {
         Routed::Handler(methods, params) => {
             let finish = Finish {
@@ -142,7 +142,8 @@ fn http(
 
 /// What happens to a handler's response: exception handlers, HEAD, sending.
 pub(crate) struct Finish {
-    pool: BlockingPool,
+    /// `None`: the global pool (see [`request_pool`]).
+    pool: Option<BlockingPool>,
     /// Boxed: it is rarely there, and the future that holds it stays small.
     handlers: Option<Box<(ExceptionHandlers, HttpScope)>>,
     is_head: bool,
@@ -280,7 +281,7 @@ fn websocket(
 ) -> AppFuture {
     match router.route_ws(scope) {
         RoutedWs::Handler(handler, scope, params) => {
-            let pool = pool.clone();
+            let pool = request_pool(pool);
             Box::pin(async move {
                 let run = handler.run(scope, receive, send, params);
                 let caught = WithPool::new(pool, AssertUnwindSafe(run).catch_unwind()).await;

@@ -90,10 +90,16 @@ impl BlockingPool {
     /// Used by applications that do not configure their own, and by
     /// [`run_blocking`] outside any application.
     pub fn global() -> Self {
-        static GLOBAL: OnceLock<BlockingPool> = OnceLock::new();
         GLOBAL
             .get_or_init(|| BlockingPool::new(DEFAULT_POOL_SIZE))
             .clone()
+    }
+
+    /// Whether this is [`global`](Self::global)'s pool.
+    fn is_global(&self) -> bool {
+        GLOBAL
+            .get()
+            .is_some_and(|global| Arc::ptr_eq(&global.shared, &self.shared))
     }
 
     /// The pool's current load.
@@ -237,6 +243,9 @@ impl<R> Future for BlockingTask<R> {
     }
 }
 
+/// The pool of applications that do not configure their own.
+static GLOBAL: OnceLock<BlockingPool> = OnceLock::new();
+
 thread_local! {
     static CURRENT: RefCell<Option<BlockingPool>> = const { RefCell::new(None) };
 }
@@ -273,17 +282,27 @@ pub(crate) fn current_pool() -> BlockingPool {
         .unwrap_or_else(BlockingPool::global)
 }
 
+/// What a request's future carries to make `pool` current: `None` for the
+/// global pool, the default, so that the common case takes no reference.
+pub(crate) fn request_pool(pool: &BlockingPool) -> Option<BlockingPool> {
+    (!pool.is_global()).then(|| pool.clone())
+}
+
 pin_project_lite::pin_project! {
-    /// Makes `pool` the current pool while `inner` is polled (a task-local without a runtime).
+    /// Makes `pool` the current pool while `inner` is polled (a task-local
+    /// without a runtime); `None` makes the global pool current.
+    ///
+    /// The pool is moved into the thread-local for each poll and back after
+    /// it, not cloned: no atomic reference count per poll.
     pub(crate) struct WithPool<F> {
-        pool: BlockingPool,
+        pool: Option<BlockingPool>,
         #[pin]
         inner: F,
     }
 }
 
 impl<F> WithPool<F> {
-    pub(crate) fn new(pool: BlockingPool, inner: F) -> Self {
+    pub(crate) fn new(pool: Option<BlockingPool>, inner: F) -> Self {
         Self { pool, inner }
     }
 }
@@ -293,16 +312,23 @@ impl<F: Future> Future for WithPool<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let previous = CURRENT.with(|current| current.replace(Some(this.pool.clone())));
-        // Restore on every exit, unwinding included.
-        struct Restore(Option<BlockingPool>);
-        impl Drop for Restore {
+        let previous = CURRENT.with(|current| current.replace(this.pool.take()));
+        // Moves the pool back and restores the previous one on every exit,
+        // unwinding included.
+        struct Restore<'a> {
+            slot: &'a mut Option<BlockingPool>,
+            previous: Option<BlockingPool>,
+        }
+        impl Drop for Restore<'_> {
             fn drop(&mut self) {
-                let previous = self.0.take();
-                CURRENT.with(|current| *current.borrow_mut() = previous);
+                let previous = self.previous.take();
+                *self.slot = CURRENT.with(|current| current.replace(previous));
             }
         }
-        let _restore = Restore(previous);
+        let _restore = Restore {
+            slot: this.pool,
+            previous,
+        };
         this.inner.poll(cx)
     }
 }
@@ -356,9 +382,46 @@ mod tests {
     fn run_blocking_uses_the_current_pool() {
         let pool = BlockingPool::new(3);
 
-        let size = block_on(WithPool::new(pool, async { current_pool().stats().size }));
+        let size = block_on(WithPool::new(request_pool(&pool), async {
+            current_pool().stats().size
+        }));
 
         assert_eq!(size, 3);
         assert_eq!(current_pool().stats().size, DEFAULT_POOL_SIZE);
+    }
+
+    #[test]
+    fn nested_pools_are_current_in_turn_across_polls() {
+        let outer = BlockingPool::new(3);
+        let global = BlockingPool::global();
+        assert!(request_pool(&global).is_none());
+        let size = || current_pool().stats().size;
+
+        let sizes = block_on(WithPool::new(request_pool(&outer), async move {
+            let before = size();
+            // An app on the global pool mounted in one with its own: the
+            // global pool is current in it, across a suspension.
+            let inner = WithPool::new(request_pool(&global), async move {
+                let first = size();
+                let mut yielded = false;
+                std::future::poll_fn(|cx| {
+                    if yielded {
+                        Poll::Ready(())
+                    } else {
+                        yielded = true;
+                        cx.waker().wake_by_ref();
+                        Poll::Pending
+                    }
+                })
+                .await;
+                (first, size())
+            })
+            .await;
+            (before, inner, size())
+        }));
+
+        let default = DEFAULT_POOL_SIZE;
+        assert_eq!(sizes, (3, (default, default), 3));
+        assert_eq!(size(), default);
     }
 }
