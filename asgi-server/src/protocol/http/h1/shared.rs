@@ -125,7 +125,8 @@ where
     /// Ends the cycle after the app returned (see [`Cycle::finish`]).
     pub(super) fn finish_cycle(&mut self) {
         // A complete response needs no context: skip reading the shutdown
-        // flag (a lock inside tokio's watch channel) on every request.
+        // flag (an atomic load of a line every connection shares) on every
+        // request.
         let finished = self.cycle.is_complete() && self.cycle.is_started();
         let ctx = head_context(&self.ctx, !finished && !self.shutdown.is_shutdown());
         self.cycle.finish(&mut self.output, ctx);
@@ -298,7 +299,7 @@ where
             return Err(SendError::Disconnected);
         }
         // Only the message that encodes the head reads the shutdown flag (a
-        // lock inside tokio's watch channel); the others never look at it.
+        // line every connection shares); the others never look at it.
         let keep_alive = self.cycle.encodes_head(&message) && !self.shutdown.is_shutdown();
         let ctx = head_context(&self.ctx, keep_alive);
         self.cycle.send(message, &mut self.output, ctx)
