@@ -9,7 +9,7 @@ use asgi_core::{
 };
 use http::StatusCode;
 
-use crate::context::AppContext;
+use crate::context::{AppContext, ContextParts};
 use crate::dispatch::Dispatch;
 use crate::error::HttpError;
 use crate::exception::ExceptionHandlers;
@@ -245,12 +245,12 @@ impl Application {
 
     fn built(&self) -> &Built {
         self.built.get_or_init(|| {
-            let context = AppContext {
+            let context = AppContext::new(ContextParts {
                 state: self.state.clone(),
                 pool: self.pool.clone(),
                 body_limit: self.body_limit,
-                urls: Arc::new(self.router.url_table()),
-            };
+                urls: self.router.url_table(),
+            });
             let dispatch = Arc::new(Dispatch {
                 router: self.router.clone(),
                 exceptions: self.exceptions.clone(),

@@ -15,21 +15,41 @@ use crate::routing::path::PathPattern;
 /// The application puts one into `scope.extensions.other` of every scope it
 /// serves, so every [`Request`](crate::Request) made from that scope (inside
 /// middleware too) finds it.
-#[derive(Clone)]
-pub(crate) struct AppContext {
+///
+/// One `Arc` around the parts: each request clones the context, and one
+/// atomic reference count per request costs less than one per part.
+#[derive(Clone, Default)]
+pub(crate) struct AppContext(Arc<ContextParts>);
+
+/// What an [`AppContext`] holds (it derefs to this).
+pub(crate) struct ContextParts {
     pub(crate) state: State,
     pub(crate) pool: BlockingPool,
     pub(crate) body_limit: Option<usize>,
-    pub(crate) urls: Arc<UrlTable>,
+    pub(crate) urls: UrlTable,
 }
 
-impl Default for AppContext {
+impl AppContext {
+    pub(crate) fn new(parts: ContextParts) -> Self {
+        Self(Arc::new(parts))
+    }
+}
+
+impl std::ops::Deref for AppContext {
+    type Target = ContextParts;
+
+    fn deref(&self) -> &ContextParts {
+        &self.0
+    }
+}
+
+impl Default for ContextParts {
     fn default() -> Self {
         Self {
             state: State::new(),
             pool: BlockingPool::global(),
             body_limit: None,
-            urls: Arc::default(),
+            urls: UrlTable::default(),
         }
     }
 }
@@ -44,7 +64,6 @@ impl fmt::Debug for AppContext {
     }
 }
 
-/// Named route patterns, for reverse URLs.
 #[derive(Debug, Default)]
 pub(crate) struct UrlTable {
     routes: HashMap<String, PathPattern>,
