@@ -64,6 +64,7 @@ impl fmt::Debug for AppContext {
     }
 }
 
+/// Named route patterns, for reverse URLs.
 #[derive(Debug, Default)]
 pub(crate) struct UrlTable {
     routes: HashMap<String, PathPattern>,

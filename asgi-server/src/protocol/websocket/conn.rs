@@ -57,9 +57,9 @@ pub(super) struct Connection {
 /// with other connections on every turn.
 ///
 /// Polling the `Shutdown` future takes a lock that every connection shares
-/// (the waiter list of the `Notify` behind it). So it is polled once to register, with
-/// a waker that raises `fired` and wakes the connection, and again only
-/// after that waker fired.
+/// (the waiter list of the `Notify` behind it). So it is polled once to
+/// register, with a waker that raises `fired` and wakes the connection, and
+/// again only after that waker fired.
 pub(super) struct ShutdownWatch {
     future: Pin<Box<dyn Future<Output = ()> + Send>>,
     signal: Arc<ShutdownSignal>,

@@ -67,7 +67,7 @@ pub(crate) async fn serve<I>(
     let mut shutdown_signal = ShutdownSignal::new(wait);
 
     let linger = loop {
-        let head = match read_head(
+        let (head, refused) = match read_head(
             &shared,
             &ctx,
             &shutdown,
@@ -85,7 +85,6 @@ pub(crate) async fn serve<I>(
                 break true;
             }
         };
-        let (head, refused) = head;
         first = false;
 
         if head.upgrade_websocket {
